@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The quickstart, end to end: a fresh git repo holding the example training script, three
+# tracked runs with different learning rates, committed, then listed and searched.
+# Usage: examples/quickstart/run.sh [DIR]   (default: a new temporary directory)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+dir=${1:-$(mktemp -d -t gitml-quickstart.XXXXXX)}
+mkdir -p "$dir" && cd "$dir"
+echo "== a git repository with the example in $dir"
+git init -q
+git config user.email >/dev/null || git config user.email "quickstart@example.com"
+git config user.name >/dev/null || git config user.name "gitml quickstart"
+cp "$here/train.py" "$here/params.yaml" .
+printf 'metrics.json\n' > .gitignore
+git add train.py params.yaml .gitignore && git commit -q -m "example training script"
+gitml init
+for lr in 0.05 0.5 2.0; do
+  sed -i "s/^  lr: .*/  lr: $lr/" params.yaml
+  echo "== gitml run (lr=$lr)"
+  gitml run --name "lr-$lr" --experiment quickstart --commit -- python train.py
+done
+git checkout -q -- params.yaml
+echo "== gitml runs list"
+gitml runs list --columns params.train.lr,metrics.accuracy
+echo "== gitml runs search 'metrics.accuracy > 0.8' --order-by 'metrics.accuracy DESC'"
+gitml runs search "metrics.accuracy > 0.8" --order-by "metrics.accuracy DESC"
+echo "== git log (each run is a commit holding only its folder)"
+git log --oneline | head -5
+echo "== the best run"
+gitml runs show "$(gitml runs search --order-by 'metrics.accuracy DESC' -m 1 --csv | sed -n 2p | cut -d, -f1)"

@@ -1,0 +1,134 @@
+"""gitml: experiment tracking, projects, models and a registry that live in your git repository.
+
+The tracking API uses MLflow's names, so porting a script is mostly an import change::
+
+    import gitml
+
+    with gitml.start_run(name="baseline"):
+        gitml.log_param("lr", 0.01)
+        for step in range(100):
+            gitml.log_metric("loss", 1 / (step + 1), step=step)
+"""
+
+from gitml._version import __version__
+from gitml.exceptions import (
+    AmbiguousRunError,
+    CommandError,
+    ConfigError,
+    CorruptRunError,
+    FilterSyntaxError,
+    GitError,
+    GitMLError,
+    InvalidNameError,
+    InvalidValueError,
+    NoActiveRunError,
+    NotFoundError,
+    ParamConflictError,
+    RepoNotFoundError,
+    RevisionNotFoundError,
+    RunNotFoundError,
+    UsageError,
+)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gitml.tracking.fluent import (
+        ActiveRun,
+        active_run,
+        end_run,
+        get_tracking_uri,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        set_experiment,
+        set_tag,
+        set_tags,
+        set_tracking_uri,
+        start_run,
+    )
+    from gitml.tracking.query import Run, RunData, get_metric_history, get_run, search_runs
+    from gitml.tracking.run import Metric, RunInfo
+
+# The tracking API is loaded on first use, so `gitml --help` and `import gitml.exceptions`
+# do not pay for YAML and the tracking modules.
+_LAZY = {
+    **dict.fromkeys(
+        [
+            "ActiveRun",
+            "active_run",
+            "end_run",
+            "get_tracking_uri",
+            "log_metric",
+            "log_metrics",
+            "log_param",
+            "log_params",
+            "set_experiment",
+            "set_tag",
+            "set_tags",
+            "set_tracking_uri",
+            "start_run",
+        ],
+        "gitml.tracking.fluent",
+    ),
+    **dict.fromkeys(
+        ["Run", "RunData", "get_metric_history", "get_run", "search_runs"], "gitml.tracking.query"
+    ),
+    **dict.fromkeys(["Metric", "RunInfo"], "gitml.tracking.run"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gitml' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "ActiveRun",
+    "AmbiguousRunError",
+    "CommandError",
+    "ConfigError",
+    "CorruptRunError",
+    "FilterSyntaxError",
+    "GitError",
+    "GitMLError",
+    "InvalidNameError",
+    "InvalidValueError",
+    "Metric",
+    "NoActiveRunError",
+    "NotFoundError",
+    "ParamConflictError",
+    "RepoNotFoundError",
+    "RevisionNotFoundError",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunNotFoundError",
+    "UsageError",
+    "__version__",
+    "active_run",
+    "end_run",
+    "get_metric_history",
+    "get_run",
+    "get_tracking_uri",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "search_runs",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]

@@ -1,0 +1,66 @@
+"""Small filesystem primitives: atomic replace, whole-line appends, advisory locks."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["append_bytes", "atomic_write", "locked"]
+
+
+def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
+    """Replace ``path`` with ``data``: readers see the old file or the new one, never a mix.
+
+    Writes a temp file beside the target, fsyncs it, and renames it over the target.
+    On any error the temp file is removed and the old file is untouched.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def append_bytes(fd: int, data: bytes) -> None:
+    """Append ``data`` to an O_APPEND descriptor with a single write.
+
+    A single write to an O_APPEND file lands whole or not at all for a crash of
+    the writing process, and concurrent writers' rows do not interleave. A short
+    write (disk full) is rolled back by truncating to the previous end, so the
+    file never ends in half a row that a reader would take for data.
+    """
+    written = os.write(fd, data)
+    if written != len(data):
+        end = os.lseek(fd, 0, os.SEEK_END)
+        os.ftruncate(fd, end - written)
+        raise OSError(errno.ENOSPC, "short write (disk full?)")
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if missing) for the block."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,155 @@
+"""The ``gitml`` command line: parse, call one ``gitml.api`` function, render.
+
+The error boundary lives in :class:`GitMLGroup`: a ``GitMLError`` becomes
+``Error: <message>`` (and ``Hint: <hint>``) on stderr with the exception's exit
+code; anything else is reported in one line as unexpected (exit 70). With
+``--traceback`` (or ``GITML_TRACEBACK=1``) the traceback is shown instead.
+Heavy modules are imported inside the commands, so ``gitml --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from gitml._version import __version__
+
+__all__ = ["main"]
+
+UNEXPECTED_EXIT = 70
+
+
+class GitMLGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        from gitml.exceptions import GitMLError
+
+        try:
+            return super().invoke(ctx)
+        except GitMLError as exc:
+            if _traceback_wanted(ctx):
+                raise
+            click.echo(f"Error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"Hint: {exc.hint}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Aborted.", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if _traceback_wanted(ctx):
+                raise
+            text = str(exc).splitlines()[0] if str(exc) else ""
+            click.echo(f"Error: unexpected {type(exc).__name__}: {text}", err=True)
+            click.echo("Hint: rerun with --traceback to see where, and report it", err=True)
+            ctx.exit(UNEXPECTED_EXIT)
+
+
+def _traceback_wanted(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.meta.get("gitml.traceback")) or os.environ.get("GITML_TRACEBACK") == "1"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"gitml {__version__}")
+        ctx.exit(0)
+
+
+@click.group(cls=GitMLGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version.",
+)
+@click.option(
+    "--repo",
+    "-C",
+    metavar="PATH",
+    default=None,
+    help="Work in the git repository at PATH instead of the current directory.",
+)
+@click.option("--traceback", is_flag=True, help="Show the full traceback on errors.")
+@click.pass_context
+def cli(ctx: click.Context, repo: str | None, traceback: bool) -> None:
+    """gitml: experiment tracking that lives in your git repository.
+
+    Runs, params and metrics are plain files under .gitml/ that you commit with
+    your code.
+    """
+    ctx.meta["gitml.traceback"] = traceback
+    ctx.obj = repo
+
+
+@cli.command()
+@click.pass_obj
+def init(repo: str | None) -> None:
+    """Create .gitml/ in this git repository (safe to repeat)."""
+    from gitml import api
+
+    result = api.init(repo)
+    state = "Initialised" if result.created else "Already initialised:"
+    click.echo(f"{state} {result.root}")
+
+
+@cli.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    short_help="Run a command as a tracked run.",
+)
+@click.option("--name", "-n", help="Run name (default: a random readable name).")
+@click.option("--experiment", "-x", help="Experiment name (default: from config, or 'default').")
+@click.option(
+    "-P", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Record a param (repeatable)."
+)
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag (repeatable).")
+@click.option("--commit", is_flag=True, help="Commit the run's folder (and nothing else) when it ends.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    name: str | None,
+    experiment: str | None,
+    params: tuple[str, ...],
+    tags: tuple[str, ...],
+    commit: bool,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND as a tracked run: gitml run [OPTIONS] -- COMMAND [ARGS]...
+
+    Records the command, the commit it ran on (with the diff if the tree was
+    dirty), params from -P and from params.yaml, metrics from the metrics
+    files it writes and from gitml.log_metric calls in it, and its output. Exits
+    with the command's exit code.
+    """
+    from gitml import api
+
+    argv = list(command[1:] if command and command[0] == "--" else command)
+    result = api.run(
+        argv, repo=ctx.obj, name=name, experiment=experiment, params=params, tags=tags, commit=commit
+    )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    seconds = (result.duration_ms or 0) / 1000
+    line = f"gitml: run {result.run_id} ({result.name}) {result.status} in {seconds:.1f}s"
+    if result.commit:
+        line += f", committed as {result.commit[:12]}"
+    click.echo(line, err=True)
+    ctx.exit(result.exit_code)
+
+
+def main() -> None:
+    cli(prog_name="gitml")
+
+
+from gitml.cli.runs import runs  # noqa: E402 - registered after the group exists
+
+cli.add_command(runs)
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,267 @@
+"""The files of one run folder: ``run.yaml``, ``params.yaml``, ``metrics.csv`` (docs/format.md).
+
+Parsing functions take bytes so the same code reads a run from the work tree
+and from a git revision. ``RunWriter`` owns the write side for one run:
+
+- ``metrics.csv`` is append-only; each row (or batch of rows) is one ``write``
+  to an ``O_APPEND`` descriptor, so rows from several processes never
+  interleave and a crash never leaves half a row that a reader takes for data
+  (readers ignore a last line without its newline).
+- ``params.yaml`` is append-only too: one ``key: value`` line per param, under
+  an advisory lock that makes "same key, different value" an error across
+  processes.
+- ``run.yaml`` is replaced atomically (temp file, fsync, rename) under a lock
+  file in ``.gitml/tmp/``, re-reading it first so two writers never undo each
+  other's tags.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import math
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitml import _yaml
+from gitml._fs import append_bytes, atomic_write, locked
+from gitml.exceptions import CorruptRunError, ParamConflictError
+from gitml.paths import check_key
+from gitml.tracking.run import Metric, RunInfo, same_param
+
+__all__ = [
+    "METRICS_FILE",
+    "METRICS_HEADER",
+    "PARAMS_FILE",
+    "RUN_FILE",
+    "LatestMetric",
+    "RunWriter",
+    "iter_metrics",
+    "latest_metrics",
+    "parse_params",
+    "parse_run",
+]
+
+RUN_FILE = "run.yaml"
+PARAMS_FILE = "params.yaml"
+METRICS_FILE = "metrics.csv"
+DIFF_FILE = "source.diff"
+LOG_FILE = "output.log"
+METRICS_HEADER = b"key,value,step,timestamp\n"
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def parse_run(data: bytes, *, where: str) -> RunInfo:
+    try:
+        parsed = _yaml.load(data)
+    except (_yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CorruptRunError(f"{where}: not valid YAML ({first})", hint="fix or remove the file") from exc
+    return RunInfo.from_dict(parsed, where=where)
+
+
+def parse_params(data: bytes, *, where: str) -> dict[str, Any]:
+    if not data.strip():
+        return {}
+    try:
+        parsed = _yaml.load(data)
+    except (_yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CorruptRunError(f"{where}: not valid YAML", hint="fix or remove the file") from exc
+    if parsed is None:
+        return {}
+    if not isinstance(parsed, Mapping):
+        raise CorruptRunError(f"{where}: must hold a mapping of param name to value")
+    return {str(k): v for k, v in parsed.items()}
+
+
+def _rows(data: bytes, where: str) -> Iterator[tuple[int, list[str]]]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptRunError(f"{where}: not UTF-8 text", hint="fix or remove the file") from exc
+    lines = text.split("\n")
+    # The last element is "" for a complete file, or a row still being written: ignore it.
+    for number, line in enumerate(lines[:-1], start=1):
+        if not line or (number == 1 and line.startswith("key,")):
+            continue
+        fields = line.split(",")
+        if len(fields) != 4:
+            raise CorruptRunError(f"{where}:{number}: expected key,value,step,timestamp: {line[:80]!r}")
+        yield number, fields
+
+
+def iter_metrics(data: bytes, *, where: str, key: str | None = None) -> Iterator[Metric]:
+    """Every metric row (of one ``key`` if given), in file order."""
+    prefix = None if key is None else key + ","
+    for number, (k, value, step, ts) in _rows(data, where):
+        if prefix is not None and k != key:
+            continue
+        try:
+            yield Metric(k, float(value), int(step), int(ts))
+        except ValueError as exc:
+            raise CorruptRunError(f"{where}:{number}: bad number in metric row") from exc
+
+
+@dataclass(frozen=True)
+class LatestMetric:
+    value: float
+    step: int
+    timestamp: int
+
+
+def latest_metrics(data: bytes, *, where: str) -> dict[str, LatestMetric]:
+    """Each key's latest point: highest step, then newest timestamp (MLflow's rule)."""
+    best: dict[str, tuple[int, int, float]] = {}
+    for number, (k, value, step, ts) in _rows(data, where):
+        try:
+            point = (int(step), int(ts), float(value))
+        except ValueError as exc:
+            raise CorruptRunError(f"{where}:{number}: bad number in metric row") from exc
+        old = best.get(k)
+        if old is None or point[:2] >= old[:2]:
+            best[k] = point
+    return {k: LatestMetric(v, s, t) for k, (s, t, v) in best.items()}
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+def format_metric_value(value: float) -> str:
+    if math.isnan(value):
+        return "nan"
+    return repr(value)
+
+
+class RunWriter:
+    """Writes one run's folder. Create a run with :meth:`create`, or join one with :meth:`attach`."""
+
+    def __init__(self, run_dir: Path, *, lock_dir: Path, fsync: bool = True) -> None:
+        self.dir = run_dir
+        self._lock_file = lock_dir / f"{run_dir.name}.lock"
+        self._fsync = fsync
+        self._metrics_fd = -1
+        self._params_fd = -1
+        self._params: dict[str, Any] = {}
+        self._params_size = 0
+        self._checked_keys: set[str] = set()
+        self._info: RunInfo | None = None
+        self._info_stat: tuple[int, int, int] | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._metrics_fd < 0
+
+    def create(self, info: RunInfo, *, diff: bytes = b"") -> None:
+        self.dir.mkdir(parents=True, exist_ok=False)
+        if diff:
+            atomic_write(self.dir / DIFF_FILE, diff, fsync=self._fsync)
+        self._write_info(info)
+        fd = os.open(self.dir / METRICS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        append_bytes(fd, METRICS_HEADER)
+        self._metrics_fd = fd
+        self._params_fd = os.open(self.dir / PARAMS_FILE, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def attach(self) -> RunInfo:
+        """Open an existing run for logging (a child process of ``gitml run``, or a resumed run)."""
+        info = self.read_info()
+        self._metrics_fd = os.open(self.dir / METRICS_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._params_fd = os.open(self.dir / PARAMS_FILE, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        return info
+
+    def read_info(self) -> RunInfo:
+        """run.yaml as it is now (the copy this writer wrote last, if nobody replaced it since)."""
+        path = self.dir / RUN_FILE
+        if self._info is not None and self._info_stat == _stat_key(path):
+            return self._info
+        return parse_run(path.read_bytes(), where=str(path))
+
+    def _write_info(self, info: RunInfo) -> None:
+        path = self.dir / RUN_FILE
+        atomic_write(path, _yaml.dump(info.to_dict()).encode(), fsync=self._fsync)
+        self._info, self._info_stat = info, _stat_key(path)
+
+    def close(self) -> None:
+        """Close the files. Appended rows are already in the OS (safe from a process crash); they are
+        not fsynced, the price of microsecond logging: a power cut may lose the newest rows, never
+        corrupt older ones."""
+        for fd in (self._metrics_fd, self._params_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._metrics_fd = self._params_fd = -1
+
+    # metrics: the hot path
+    def log_metric(self, key: str, value: float, step: int, timestamp: int) -> None:
+        if key not in self._checked_keys:
+            self._checked_keys.add(check_key(key, what="metric key"))
+        text = "nan" if value != value else repr(value)
+        append_bytes(self._metrics_fd, f"{key},{text},{step},{timestamp}\n".encode())
+
+    def log_metric_rows(self, rows: Iterable[tuple[str, float, int, int]]) -> None:
+        parts = []
+        for key, value, step, timestamp in rows:
+            if key not in self._checked_keys:
+                self._checked_keys.add(check_key(key, what="metric key"))
+            parts.append(f"{key},{format_metric_value(value)},{step},{timestamp}\n")
+        if parts:
+            append_bytes(self._metrics_fd, "".join(parts).encode())
+
+    # params: append-only, immutable
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        for key in params:
+            check_key(key, what="param key")
+        fd = self._params_fd
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            size = os.fstat(fd).st_size
+            if size != self._params_size:
+                data = os.pread(fd, size, 0)
+                self._params = parse_params(data, where=str(self.dir / PARAMS_FILE))
+                self._params_size = size
+            new: dict[str, Any] = {}
+            for key, value in params.items():
+                if key in self._params or key in new:
+                    old = self._params[key] if key in self._params else new[key]
+                    if not same_param(old, value):
+                        raise ParamConflictError(
+                            f"param {key!r} was already logged as {old!r}; it cannot change to {value!r}",
+                            hint="params are immutable within a run: start a new run for a new value",
+                        )
+                    continue
+                new[key] = value
+            if new:
+                data = _yaml.dump(new).encode()
+                append_bytes(fd, data)
+                self._params.update(new)
+                self._params_size = size + len(data)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    # run.yaml: replaced atomically under the run's lock
+    def update_info(self, **changes: Any) -> RunInfo:
+        """Re-read run.yaml, apply ``changes`` (``tags`` are merged), and write it back atomically."""
+        self._lock_file.parent.mkdir(parents=True, exist_ok=True)
+        with locked(self._lock_file):
+            info = self.read_info()
+            if "tags" in changes:
+                changes["tags"] = {**info.tags, **changes["tags"]}
+            info = info.with_changes(**changes)
+            try:
+                self._write_info(info)
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise OSError(exc.errno, f"disk full while writing {self.dir / RUN_FILE}") from exc
+                raise
+            return info
+
+
+def _stat_key(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)

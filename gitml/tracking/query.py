@@ -1,0 +1,208 @@
+"""Questions about runs: one run, a metric's history, and filtered, ordered searches.
+
+``search`` returns plain records (used by the CLI, which never imports pandas);
+``search_runs`` turns them into MLflow's DataFrame shape and is the only place
+gitml imports pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gitml.exceptions import CorruptRunError, UsageError
+from gitml.tracking import filter as filters
+from gitml.tracking.run import Metric, RunInfo
+from gitml.tracking.store import RunStore, RunSummary
+from gitml.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = [
+    "Run",
+    "RunData",
+    "SearchResult",
+    "get_metric_history",
+    "get_run",
+    "record",
+    "search",
+    "search_runs",
+]
+
+
+@dataclass(frozen=True)
+class RunData:
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run as ``get_run`` returns it: ``run.info`` and ``run.data`` (MLflow's shape)."""
+
+    info: RunInfo
+    data: RunData
+    status: str
+    commit: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+
+def _store(workspace: Workspace | None, rev: str | None) -> RunStore:
+    from gitml.tracking.fluent import workspace as current
+
+    return RunStore(workspace or current(), rev=rev)
+
+
+def get_run(run_id: str, *, rev: str | None = None, workspace: Workspace | None = None) -> Run:
+    """The run with this id (or unique prefix or name): its record, params, latest metrics and tags."""
+    store = _store(workspace, rev)
+    summary = store.summary(store.resolve(run_id))
+    metrics = {k: m.value for k, m in summary.metrics.items()}
+    return Run(
+        summary.info,
+        RunData(summary.params, metrics, dict(summary.info.tags)),
+        summary.status,
+        store.commit,
+    )
+
+
+def get_metric_history(
+    run_id: str, key: str, *, rev: str | None = None, workspace: Workspace | None = None
+) -> list[Metric]:
+    """Every point logged for ``key`` in the run, in the order logged."""
+    store = _store(workspace, rev)
+    return store.metric_history(store.resolve(run_id), key)
+
+
+def record(summary: RunSummary) -> dict[str, dict[str, Any]]:
+    """A run as the filter language sees it: attributes, params, metrics (latest values), tags."""
+    info = summary.info
+    return {
+        "attributes": {
+            "run_id": info.run_id,
+            "name": info.name,
+            "experiment": info.experiment,
+            "status": summary.status,
+            "start_time": info.start_time,
+            "end_time": info.end_time,
+            "duration": info.duration_ms,
+            "user": info.user,
+            "host": info.host,
+            "commit": info.source.get("commit"),
+            "branch": info.source.get("branch"),
+            "dirty": info.source.get("dirty"),
+            "parent": info.parent,
+        },
+        "params": summary.params,
+        "metrics": {k: m.value for k, m in summary.metrics.items()},
+        "tags": dict(info.tags),
+    }
+
+
+@dataclass
+class SearchResult:
+    runs: list[RunSummary]
+    errors: list[CorruptRunError] = field(default_factory=list)
+    commit: str | None = None
+
+
+def search(
+    filter_string: str | None = None,
+    *,
+    order_by: Sequence[str] | str | None = None,
+    max_results: int | None = None,
+    experiment: str | Sequence[str] | None = None,
+    rev: str | None = None,
+    workspace: Workspace | None = None,
+) -> SearchResult:
+    """Runs matching ``filter_string``, ordered by ``order_by`` (default: newest first).
+
+    Runs whose files do not parse are skipped and reported in ``errors``.
+    """
+    expr = filters.parse_filter(filter_string)
+    order = filters.parse_order_by(order_by)
+    if max_results is not None and max_results < 0:
+        raise UsageError(f"max_results must be 0 or more, not {max_results}")
+    experiments = {experiment} if isinstance(experiment, str) else set(experiment or ())
+    store = _store(workspace, rev)
+    errors: list[CorruptRunError] = []
+    matched: list[tuple[RunSummary, dict[str, dict[str, Any]]]] = []
+    for summary in store.summaries(errors=errors):
+        if experiments and summary.info.experiment not in experiments:
+            continue
+        rec = record(summary)
+        if filters.matches(expr, rec):
+            matched.append((summary, rec))
+    if order:
+        matched = filters.sort_records(matched, order, get=lambda pair: pair[1])
+    runs = [summary for summary, _ in matched]
+    if max_results is not None:
+        runs = runs[:max_results]
+    return SearchResult(runs, errors, store.commit)
+
+
+def search_runs(
+    filter_string: str | None = None,
+    *,
+    order_by: Sequence[str] | str | None = None,
+    max_results: int | None = None,
+    experiment: str | Sequence[str] | None = None,
+    experiment_names: Sequence[str] | None = None,
+    rev: str | None = None,
+    workspace: Workspace | None = None,
+) -> pandas.DataFrame:
+    """Runs as a pandas DataFrame with MLflow's columns.
+
+    Columns: ``run_id``, ``run_name``, ``experiment``, ``status``, ``start_time``,
+    ``end_time`` (UTC datetimes), ``user``, ``commit``, then ``metrics.<key>``,
+    ``params.<key>`` and ``tags.<key>`` for every key any returned run has.
+    """
+    import pandas as pd
+
+    result = search(
+        filter_string,
+        order_by=order_by,
+        max_results=max_results,
+        experiment=experiment if experiment is not None else experiment_names,
+        rev=rev,
+        workspace=workspace,
+    )
+    rows: list[dict[str, Any]] = []
+    metric_keys: dict[str, None] = {}
+    param_keys: dict[str, None] = {}
+    tag_keys: dict[str, None] = {}
+    for s in result.runs:
+        row: dict[str, Any] = {
+            "run_id": s.info.run_id,
+            "run_name": s.info.name,
+            "experiment": s.info.experiment,
+            "status": s.status,
+            "start_time": s.info.start_time,
+            "end_time": s.info.end_time,
+            "user": s.info.user,
+            "commit": s.info.source.get("commit"),
+        }
+        for k, m in s.metrics.items():
+            metric_keys[k] = None
+            row[f"metrics.{k}"] = m.value
+        for k, v in s.params.items():
+            param_keys[k] = None
+            row[f"params.{k}"] = v
+        for k, v in s.info.tags.items():
+            tag_keys[k] = None
+            row[f"tags.{k}"] = v
+        rows.append(row)
+    columns = ["run_id", "run_name", "experiment", "status", "start_time", "end_time", "user", "commit"]
+    columns += [f"metrics.{k}" for k in sorted(metric_keys)]
+    columns += [f"params.{k}" for k in sorted(param_keys)]
+    columns += [f"tags.{k}" for k in sorted(tag_keys)]
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in ("start_time", "end_time"):
+        frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
+    return frame

@@ -1,0 +1,265 @@
+"""Reading runs: from the work tree or from any git revision, one run or all of them.
+
+``RunStore`` answers questions about one run by reading only that run's folder,
+and questions about all runs from per-run summaries (the run record, its
+params and each metric's latest point). Summaries are cached in
+``.gitml/tmp/summaries.json`` (never committed) behind a signature of the
+files they came from — their size and mtime in the work tree, the folder's
+tree sha at a revision — so a listing over 10,000 runs re-reads only the runs
+that changed since the last one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitml._fs import atomic_write
+from gitml.exceptions import AmbiguousRunError, CorruptRunError, InvalidNameError, RunNotFoundError
+from gitml.runid import RUN_ID_LENGTH, check_run_id
+from gitml.tracking.files import (
+    METRICS_FILE,
+    PARAMS_FILE,
+    RUN_FILE,
+    LatestMetric,
+    iter_metrics,
+    latest_metrics,
+    parse_params,
+    parse_run,
+)
+from gitml.tracking.liveness import is_alive
+from gitml.tracking.run import RUNNING, STALE, Metric, RunInfo
+from gitml.workspace import Workspace
+
+__all__ = ["RunStore", "RunSummary"]
+
+_CACHE_VERSION = 1
+_CACHE_MAX_ENTRIES = 200_000
+RUNS_PATH = ".gitml/runs"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run as listings and searches see it. ``status`` is the shown one (STALE for a dead RUNNING run)."""
+
+    info: RunInfo
+    params: dict[str, Any]
+    metrics: dict[str, LatestMetric]
+    status: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return self.info.run_id
+
+
+class RunStore:
+    """Runs of one workspace, as they are in the work tree (``rev=None``) or at a git revision."""
+
+    def __init__(self, workspace: Workspace, *, rev: str | None = None) -> None:
+        self.workspace = workspace
+        self.rev = rev
+        self.commit: str | None = None
+        self._tree: dict[str, tuple[int, str]] | None = None
+        if rev is not None:
+            self.commit = workspace.repo.resolve(rev)
+
+    # -- files --------------------------------------------------------------------------------
+
+    def _run_tree(self, run_id: str) -> dict[str, tuple[int, str]]:
+        assert self.commit is not None
+        return self.workspace.repo.list_tree(self.commit, f"{RUNS_PATH}/{run_id}")
+
+    def _where(self, run_id: str, name: str) -> str:
+        base = f"{RUNS_PATH}/{run_id}/{name}"
+        return base if self.commit is None else f"{self.rev}:{base}"
+
+    def _read(self, run_id: str, name: str, tree: dict[str, tuple[int, str]] | None = None) -> bytes | None:
+        if self.commit is None:
+            try:
+                return (self.workspace.runs_dir / run_id / name).read_bytes()
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                raise CorruptRunError(f"{self._where(run_id, name)}: {exc.strerror}") from exc
+        entries = self._run_tree(run_id) if tree is None else tree
+        if name not in entries:
+            return None
+        return self.workspace.repo.read_blob(entries[name][1])
+
+    def run_ids(self) -> list[str]:
+        """Every run id, oldest first (ids sort by creation time)."""
+        if self.commit is None:
+            try:
+                names = os.listdir(self.workspace.runs_dir)
+            except FileNotFoundError:
+                return []
+        else:
+            if self._tree is None:
+                self._tree = self.workspace.repo.list_tree(self.commit, RUNS_PATH)
+            names = list(self._tree)
+        return sorted(n for n in names if len(n) == RUN_ID_LENGTH and not n.startswith("."))
+
+    # -- one run ------------------------------------------------------------------------------
+
+    def resolve(self, ref: str) -> str:
+        """A run id from a full id, a unique id prefix (4+ characters) or a unique run name."""
+        ids = self.run_ids()
+        if len(ref) == RUN_ID_LENGTH and ref in ids:
+            return ref
+        if len(ref) >= 4:
+            matches = [i for i in ids if i.startswith(ref.lower())]
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                shown = ", ".join(matches[:5]) + (" ..." if len(matches) > 5 else "")
+                raise AmbiguousRunError(
+                    f"run id prefix {ref!r} matches {len(matches)} runs: {shown}",
+                    hint="give more characters of the id",
+                )
+        named = [s.run_id for s in self.summaries(errors=[]) if s.info.name == ref]
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            raise AmbiguousRunError(
+                f"{len(named)} runs are named {ref!r}: {', '.join(named[:5])}", hint="use the run id"
+            )
+        where = "" if self.rev is None else f" at {self.rev}"
+        raise RunNotFoundError(f"no run {ref!r}{where}", hint="list runs with `gitml runs list`")
+
+    def info(self, run_id: str) -> RunInfo:
+        data = self._read(check_run_id(run_id), RUN_FILE)
+        if data is None:
+            if self.commit is None and not (self.workspace.runs_dir / run_id).exists():
+                raise RunNotFoundError(f"no run {run_id!r}")
+            raise CorruptRunError(f"{self._where(run_id, RUN_FILE)}: missing")
+        return parse_run(data, where=self._where(run_id, RUN_FILE))
+
+    def params(self, run_id: str) -> dict[str, Any]:
+        data = self._read(run_id, PARAMS_FILE) or b""
+        return parse_params(data, where=self._where(run_id, PARAMS_FILE))
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        data = self._read(run_id, METRICS_FILE) or b""
+        return list(iter_metrics(data, where=self._where(run_id, METRICS_FILE), key=key))
+
+    def all_metrics(self, run_id: str) -> list[Metric]:
+        data = self._read(run_id, METRICS_FILE) or b""
+        return list(iter_metrics(data, where=self._where(run_id, METRICS_FILE)))
+
+    def read_text(self, run_id: str, name: str) -> bytes | None:
+        return self._read(run_id, name)
+
+    def summary(self, run_id: str) -> RunSummary:
+        tree = None if self.commit is None else self._run_tree(run_id)
+        return self._summarize(run_id, tree)
+
+    def _summarize(self, run_id: str, tree: dict[str, tuple[int, str]] | None) -> RunSummary:
+        data = self._read(run_id, RUN_FILE, tree)
+        if data is None:
+            raise CorruptRunError(f"{self._where(run_id, RUN_FILE)}: missing")
+        info = parse_run(data, where=self._where(run_id, RUN_FILE))
+        params = parse_params(
+            self._read(run_id, PARAMS_FILE, tree) or b"", where=self._where(run_id, PARAMS_FILE)
+        )
+        metrics = latest_metrics(
+            self._read(run_id, METRICS_FILE, tree) or b"", where=self._where(run_id, METRICS_FILE)
+        )
+        return RunSummary(info, params, metrics, self.shown_status(info))
+
+    def shown_status(self, info: RunInfo) -> str:
+        if info.status != RUNNING:
+            return info.status
+        heartbeat = self.workspace.tmp_dir / "heartbeat" / info.run_id
+        alive = is_alive(host=info.host, pid=info.pid, pid_start=info.pid_start, heartbeat=heartbeat)
+        return RUNNING if alive and self.commit is None else STALE
+
+    # -- all runs -----------------------------------------------------------------------------
+
+    def summaries(self, *, errors: list[CorruptRunError]) -> Iterator[RunSummary]:
+        """Every readable run, newest first; runs that do not parse are appended to ``errors``."""
+        cache_path = self.workspace.tmp_dir / "summaries.json"
+        cache = _load_cache(cache_path)
+        used: dict[str, Any] = {}
+        out: list[RunSummary] = []
+        ids = self.run_ids()
+        for run_id in reversed(ids):
+            try:
+                signature = self._signature(run_id)
+                entry = cache.get(signature)
+                if entry is None:
+                    tree = None if self.commit is None else self._tree_entries(run_id)
+                    summary = self._summarize(run_id, tree)
+                    entry = _encode(summary)
+                else:
+                    summary = _decode(entry, self)
+                used[signature] = entry
+                out.append(summary)
+            except CorruptRunError as exc:
+                errors.append(exc)
+            except InvalidNameError:
+                continue
+        if used.keys() != cache.keys():
+            _save_cache(cache_path, cache, used)
+        return iter(out)
+
+    def _tree_entries(self, run_id: str) -> dict[str, tuple[int, str]]:
+        return self._run_tree(run_id)
+
+    def _signature(self, run_id: str) -> str:
+        if self.commit is None:
+            parts = [run_id]
+            base = self.workspace.runs_dir / run_id
+            for name in (RUN_FILE, PARAMS_FILE, METRICS_FILE):
+                try:
+                    st = os.stat(base / name)
+                    parts.append(f"{st.st_mtime_ns}.{st.st_size}.{st.st_ino}")
+                except FileNotFoundError:
+                    parts.append("-")
+            return "wt:" + ":".join(parts)
+        assert self._tree is not None
+        return f"tree:{self._tree[run_id][1]}"
+
+
+def _encode(summary: RunSummary) -> dict[str, Any]:
+    return {
+        "run": summary.info.to_dict(),
+        "params": summary.params,
+        "metrics": {k: [m.value, m.step, m.timestamp] for k, m in summary.metrics.items()},
+    }
+
+
+def _decode(entry: dict[str, Any], store: RunStore) -> RunSummary:
+    info = RunInfo.from_dict(entry["run"], where="cache")
+    metrics = {k: LatestMetric(float(v), int(s), int(t)) for k, (v, s, t) in entry["metrics"].items()}
+    return RunSummary(info, dict(entry["params"]), metrics, store.shown_status(info))
+
+
+def _load_cache(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != _CACHE_VERSION:
+        return {}
+    entries = data.get("entries")
+    return entries if isinstance(entries, dict) else {}
+
+
+def _save_cache(path: Path, old: dict[str, Any], used: dict[str, Any]) -> None:
+    entries = dict(used)
+    for key, value in old.items():  # keep other revisions' entries, up to a bound
+        if len(entries) >= _CACHE_MAX_ENTRIES:
+            break
+        if key not in entries and not key.startswith("wt:"):
+            entries[key] = value
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps({"version": _CACHE_VERSION, "entries": entries}, default=str)
+        atomic_write(path, data.encode(), fsync=False)
+    except OSError:
+        pass  # a cache that cannot be written only costs speed

@@ -1,0 +1,98 @@
+"""Shared fixtures: an isolated HOME and git config for the whole session, real git repos per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GITML = str(Path(sys.executable).with_name("gitml"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test sees the developer's HOME, git config or GITML_* variables."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n"
+        "[commit]\n\tgpgsign = false\n[tag]\n\tgpgsign = false\n"
+    )
+    saved = dict(os.environ)
+    for key in list(os.environ):
+        if key.startswith(("GITML_", "GIT_")):
+            del os.environ[key]
+    os.environ.update(
+        {
+            "HOME": str(home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+    )
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def fresh_tracking_state() -> Iterator[None]:
+    """Each test starts with no active run, no chosen experiment or repository."""
+    from gitml.tracking import fluent
+
+    yield
+    for run in list(fluent._stack):
+        run.end()
+    fluent._stack.clear()
+    fluent._experiment = None
+    fluent._tracking_root = None
+    fluent._workspaces.clear()
+    fluent.clock = fluent._now_ms
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    """Run the real git CLI and return its stdout."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A real git repository with one commit (train.py), as the current directory."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q")
+    (root / "train.py").write_text("print('training')\n")
+    git(root, "add", "train.py")
+    git(root, "commit", "-q", "-m", "initial")
+    monkeypatch.chdir(root)
+    return root
+
+
+def run_gitml(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """The installed `gitml` console script in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [GITML, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+
+
+def run_python(
+    code: str, *, cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
