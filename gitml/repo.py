@@ -85,14 +85,25 @@ class GitRepo:
         return (sha.decode("ascii") if sha else None), branch
 
     def resolve(self, rev: str) -> str:
-        """The full commit sha that ``rev`` (sha, prefix, branch, tag, HEAD~n) names."""
+        """The full commit sha that ``rev`` (sha, prefix, branch, tag, with ``~n``/``^n``) names."""
+        import re
+
         from dulwich.objectspec import parse_commit
 
-        if not rev or rev.startswith("-"):
+        match = re.fullmatch(r"(.+?)((?:[~^]\d*)*)", rev or "")
+        if match is None or rev.startswith("-"):
             raise RevisionNotFoundError(f"not a revision: {rev!r}")
+        base, suffix = match.groups()
         try:
-            commit = parse_commit(self._repo, rev.encode("utf-8"))
-        except (KeyError, ValueError, NotImplementedError) as exc:
+            commit = parse_commit(self._repo, base.encode("utf-8"))
+            for op, count in re.findall(r"([~^])(\d*)", suffix):
+                n = int(count) if count else 1
+                if op == "~":
+                    for _ in range(n):
+                        commit = self._repo[commit.parents[0]]
+                elif n:
+                    commit = self._repo[commit.parents[n - 1]]
+        except (KeyError, ValueError, IndexError, NotImplementedError) as exc:
             raise RevisionNotFoundError(
                 f"unknown revision {rev!r}", hint="use a branch, tag or commit sha that exists here"
             ) from exc
@@ -349,15 +360,17 @@ class GitRepo:
             commit.message = message.encode("utf-8")
             store.add_object(commit)
             reflog = b"commit: " + message.splitlines()[0].encode("utf-8")
+            log = {"committer": ident, "timestamp": stamp, "timezone": offset, "message": reflog}
             if head is None:
                 target = f"refs/heads/{branch or 'main'}".encode()
-                ok = self._repo.refs.add_if_new(target, commit.id, committer=ident, message=reflog)
+                ok = self._repo.refs.add_if_new(target, commit.id, **log)
             else:
-                ok = self._repo.refs.set_if_equals(
-                    b"HEAD", head.encode(), commit.id, committer=ident, message=reflog
-                )
+                ok = self._repo.refs.set_if_equals(b"HEAD", head.encode(), commit.id, **log)
             if not ok:
                 raise FileLocked(self._index_path(), "HEAD moved while committing")
+            if branch is not None:  # git logs the move in HEAD's reflog as well as the branch's
+                old = head.encode() if head else b"0" * 40
+                self._repo._write_reflog(b"HEAD", old, commit.id, ident, stamp, offset, reflog)
             for key, entry in entries.items():
                 index[key] = entry
         self._fingerprint = None

@@ -349,8 +349,10 @@ def commit_runs(run_ids: Sequence[str], *, workspace: Workspace) -> str | None:
         message = f"gitml: record run {run_ids[0]}\n\nRun folder: {paths[0]}\n"
     else:
         message = f"gitml: record {len(run_ids)} runs\n\n" + "".join(f"- {p}\n" for p in paths)
+    # gitml's own committed config goes in with the first run that is committed (a no-op later).
+    own = [workspace.relpath(workspace.gitml_dir / n) for n in ("config.yaml", ".gitignore")]
     try:
-        return workspace.repo.commit_paths(paths, message=message)
+        return workspace.repo.commit_paths([*paths, *own], message=message)
     except GitError as exc:
         ids = " ".join(run_ids)
         raise GitError(
