@@ -10,6 +10,8 @@ The tracking API uses MLflow's names, so porting a script is mostly an import ch
             gitml.log_metric("loss", 1 / (step + 1), step=step)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from gitml._version import __version__
 from gitml.exceptions import (
     AmbiguousRunError,
@@ -29,7 +31,6 @@ from gitml.exceptions import (
     RunNotFoundError,
     UsageError,
 )
-from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gitml.tracking.fluent import (

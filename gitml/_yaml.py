@@ -23,7 +23,7 @@ __all__ = ["YAMLError", "dump", "format_scalar", "load"]
 YAMLError = yaml.YAMLError
 
 try:
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+    _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
@@ -74,7 +74,9 @@ def _is_map(value: Any) -> bool:
 
 
 def _is_seq(value: Any) -> bool:
-    return type(value) in (list, tuple) or (isinstance(value, Sequence) and not isinstance(value, (str, bytes)))
+    return type(value) in (list, tuple) or (
+        isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+    )
 
 
 def _emit(value: Any, indent: str, out: list[str]) -> None:

@@ -26,8 +26,8 @@ from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
 from gitml._types import StrPath
-from gitml.gitdir import discover_root
 from gitml.exceptions import GitError, RepoNotFoundError, RevisionNotFoundError
+from gitml.gitdir import discover_root
 
 __all__ = ["GitRepo", "SourceState", "discover_root"]
 
@@ -56,7 +56,8 @@ class GitRepo:
 
     def __init__(self, root: StrPath) -> None:
         try:
-            self._repo = Repo(str(root))
+            # dulwich's NewType'd ids (Ref, ObjectID) would need a cast at every call: keep it Any here.
+            self._repo: Any = Repo(str(root))
         except NotGitRepository as exc:
             raise RepoNotFoundError(f"not a git repository: {root}", hint="run `git init` first") from exc
         self.root = Path(self._repo.path).resolve()
@@ -348,7 +349,7 @@ class GitRepo:
             new_tree = _tree_with(store, base_tree, updates)
             if new_tree == base_tree:
                 return None
-            commit = Commit()
+            commit: Any = Commit()
             commit.tree = new_tree
             commit.parents = [head.encode()] if head else []
             commit.author = commit.committer = ident
@@ -360,7 +361,12 @@ class GitRepo:
             commit.message = message.encode("utf-8")
             store.add_object(commit)
             reflog = b"commit: " + message.splitlines()[0].encode("utf-8")
-            log = {"committer": ident, "timestamp": stamp, "timezone": offset, "message": reflog}
+            log: dict[str, Any] = {
+                "committer": ident,
+                "timestamp": stamp,
+                "timezone": offset,
+                "message": reflog,
+            }
             if head is None:
                 target = f"refs/heads/{branch or 'main'}".encode()
                 ok = self._repo.refs.add_if_new(target, commit.id, **log)
@@ -379,7 +385,7 @@ class GitRepo:
 
 def _tree_with(store: Any, tree_id: bytes | None, updates: dict[bytes, tuple[int, bytes]]) -> bytes:
     """A new tree: ``tree_id`` with ``updates`` (path -> (mode, sha)) applied; writes changed trees."""
-    tree = Tree() if tree_id is None else store[tree_id].copy()
+    tree: Any = Tree() if tree_id is None else store[tree_id].copy()
     here: dict[bytes, tuple[int, bytes]] = {}
     below: dict[bytes, dict[bytes, tuple[int, bytes]]] = {}
     for path, value in updates.items():

@@ -143,7 +143,7 @@ def show(repo: str | None, run: str, rev: str | None, as_json: bool) -> None:
         f"status      {data['status']}"
         + (f" (exit {data['exit_code']})" if data["exit_code"] is not None else ""),
         f"started     {data['start_time']}",
-        f"ended       {data['end_time'] or '-'}  ({render.format_duration(data['duration_ms']) or 'running'})",
+        f"ended       {data['end_time'] or '-'}  ({render.format_duration(data['duration_ms']) or '-'})",
         f"user        {data['user']}@{data['host']}",
         f"commit      {source.get('commit') or '(none)'}"
         + (f" on {source['branch']}" if source.get("branch") else "")

@@ -202,7 +202,7 @@ def search_runs(
     columns += [f"metrics.{k}" for k in sorted(metric_keys)]
     columns += [f"params.{k}" for k in sorted(param_keys)]
     columns += [f"tags.{k}" for k in sorted(tag_keys)]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame: pandas.DataFrame = pd.DataFrame(rows, columns=columns)
     for col in ("start_time", "end_time"):
         frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
     return frame
