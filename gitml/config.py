@@ -72,7 +72,7 @@ def _str_list(value: Any, where: str) -> tuple[str, ...]:
 def parse_config(data: Mapping[str, Any], *, source: str = "config.yaml") -> Config:
     """Build a Config from parsed YAML; ConfigError names the bad field."""
     fmt = data.get("format", FORMAT_VERSION)
-    if not isinstance(fmt, int) or fmt < 1:
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
         raise ConfigError(f"{source}: format must be a positive integer, not {fmt!r}")
     if fmt > FORMAT_VERSION:
         raise ConfigError(

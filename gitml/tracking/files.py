@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -43,6 +44,8 @@ __all__ = [
     "latest_metrics",
     "parse_params",
     "parse_run",
+    "run_signature",
+    "summary_entry",
 ]
 
 RUN_FILE = "run.yaml"
@@ -58,7 +61,7 @@ METRICS_HEADER = b"key,value,step,timestamp\n"
 
 def parse_run(data: bytes, *, where: str) -> RunInfo:
     try:
-        parsed = _yaml.load(data)
+        parsed = _yaml.load_fast(data)
     except (_yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CorruptRunError(f"{where}: not valid YAML ({first})", hint="fix or remove the file") from exc
@@ -69,7 +72,7 @@ def parse_params(data: bytes, *, where: str) -> dict[str, Any]:
     if not data.strip():
         return {}
     try:
-        parsed = _yaml.load(data)
+        parsed = _yaml.load_fast(data)
     except (_yaml.YAMLError, UnicodeDecodeError) as exc:
         raise CorruptRunError(f"{where}: not valid YAML", hint="fix or remove the file") from exc
     if parsed is None:
@@ -128,6 +131,30 @@ def latest_metrics(data: bytes, *, where: str) -> dict[str, LatestMetric]:
     return {k: LatestMetric(v, s, t) for k, (s, t, v) in best.items()}
 
 
+def run_signature(run_dir: str) -> str:
+    """What a run folder's summary depends on: size, mtime and inode of its three files."""
+    parts = [os.path.basename(run_dir)]
+    for name in (RUN_FILE, PARAMS_FILE, METRICS_FILE):
+        try:
+            st = os.stat(os.path.join(run_dir, name))
+        except FileNotFoundError:
+            parts.append("-")
+        else:
+            parts.append(f"{st.st_mtime_ns}.{st.st_size}.{st.st_ino}")
+    return "wt:" + ":".join(parts)
+
+
+def summary_entry(
+    info: RunInfo, params: Mapping[str, Any], metrics: Mapping[str, LatestMetric]
+) -> dict[str, Any]:
+    """A run's summary as the listing cache stores it (JSON-ready)."""
+    return {
+        "run": info.to_dict(),
+        "params": dict(params),
+        "metrics": {k: [m.value, m.step, m.timestamp] for k, m in metrics.items()},
+    }
+
+
 # -- writing --------------------------------------------------------------------------------------
 
 
@@ -181,8 +208,11 @@ class RunWriter:
         return parse_run(path.read_bytes(), where=str(path))
 
     def _write_info(self, info: RunInfo) -> None:
+        # Always atomic (temp file + rename). fsynced only for the final record — the run's commit
+        # point — because an fsync per start and per tag costs milliseconds on a busy disk.
         path = self.dir / RUN_FILE
-        atomic_write(path, _yaml.dump(info.to_dict()).encode(), fsync=self._fsync)
+        final = info.status != "RUNNING"
+        atomic_write(path, _yaml.dump(info.to_dict()).encode(), fsync=self._fsync and final)
         self._info, self._info_stat = info, _stat_key(path)
 
     def close(self) -> None:
@@ -240,6 +270,26 @@ class RunWriter:
                 self._params_size = size + len(data)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def write_summary(self, cache_dir: Path) -> None:
+        """Leave this run's summary for listings (``.gitml/tmp/summaries/<id>.json``), so the next
+        ``gitml runs list`` need not parse the run's files. Best effort: a failure only costs speed."""
+        try:
+            info = self.read_info()
+            params = parse_params((self.dir / PARAMS_FILE).read_bytes(), where=str(self.dir / PARAMS_FILE))
+            metrics = latest_metrics(
+                (self.dir / METRICS_FILE).read_bytes(), where=str(self.dir / METRICS_FILE)
+            )
+            record = {
+                "signature": run_signature(str(self.dir)),
+                "entry": summary_entry(info, params, metrics),
+            }
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(
+                cache_dir / f"{self.dir.name}.json", json.dumps(record, default=str).encode(), fsync=False
+            )
+        except (OSError, ValueError, CorruptRunError):
+            pass
 
     # run.yaml: replaced atomically under the run's lock
     def update_info(self, **changes: Any) -> RunInfo:

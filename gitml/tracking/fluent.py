@@ -224,6 +224,7 @@ class ActiveRun:
                     if exit_code is not None:
                         changes["exit_code"] = exit_code
                     self.info = self._writer.update_info(**changes)
+                    self._writer.write_summary(self.workspace.tmp_dir / "summaries")
             finally:
                 self._writer.close()
                 if self in _stack:

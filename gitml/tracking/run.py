@@ -74,7 +74,7 @@ def check_metric_value(key: str, value: Any) -> float:
         )
     try:
         return float(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidValueError(f"metric {key!r} must be a number, not {type(value).__name__}") from exc
 
 

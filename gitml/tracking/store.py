@@ -30,6 +30,8 @@ from gitml.tracking.files import (
     latest_metrics,
     parse_params,
     parse_run,
+    run_signature,
+    summary_entry,
 )
 from gitml.tracking.liveness import is_alive
 from gitml.tracking.run import RUNNING, STALE, Metric, RunInfo
@@ -65,6 +67,7 @@ class RunStore:
         self.rev = rev
         self.commit: str | None = None
         self._tree: dict[str, tuple[int, str]] | None = None
+        self._runs_dir = str(workspace.runs_dir)
         if rev is not None:
             self.commit = workspace.repo.resolve(rev)
 
@@ -81,7 +84,8 @@ class RunStore:
     def _read(self, run_id: str, name: str, tree: dict[str, tuple[int, str]] | None = None) -> bytes | None:
         if self.commit is None:
             try:
-                return (self.workspace.runs_dir / run_id / name).read_bytes()
+                with open(os.path.join(self._runs_dir, run_id, name), "rb") as f:
+                    return f.read()
             except FileNotFoundError:
                 return None
             except OSError as exc:
@@ -190,7 +194,7 @@ class RunStore:
         for run_id in reversed(ids):
             try:
                 signature = self._signature(run_id)
-                entry = cache.get(signature)
+                entry = cache.get(signature) or self._left_by_writer(run_id, signature)
                 if entry is None:
                     tree = None if self.commit is None else self._tree_entries(run_id)
                     summary = self._summarize(run_id, tree)
@@ -212,25 +216,27 @@ class RunStore:
 
     def _signature(self, run_id: str) -> str:
         if self.commit is None:
-            parts = [run_id]
-            base = self.workspace.runs_dir / run_id
-            for name in (RUN_FILE, PARAMS_FILE, METRICS_FILE):
-                try:
-                    st = os.stat(base / name)
-                    parts.append(f"{st.st_mtime_ns}.{st.st_size}.{st.st_ino}")
-                except FileNotFoundError:
-                    parts.append("-")
-            return "wt:" + ":".join(parts)
+            return run_signature(os.path.join(self._runs_dir, run_id))
         assert self._tree is not None
         return f"tree:{self._tree[run_id][1]}"
 
+    def _left_by_writer(self, run_id: str, signature: str) -> dict[str, Any] | None:
+        """The summary the run's owner wrote when it ended, if the files have not changed since."""
+        if self.commit is not None:
+            return None
+        try:
+            with open(os.path.join(str(self.workspace.tmp_dir), "summaries", f"{run_id}.json"), "rb") as f:
+                record = json.loads(f.read())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("signature") != signature:
+            return None
+        entry = record.get("entry")
+        return entry if isinstance(entry, dict) else None
+
 
 def _encode(summary: RunSummary) -> dict[str, Any]:
-    return {
-        "run": summary.info.to_dict(),
-        "params": summary.params,
-        "metrics": {k: [m.value, m.step, m.timestamp] for k, m in summary.metrics.items()},
-    }
+    return summary_entry(summary.info, summary.params, summary.metrics)
 
 
 def _decode(entry: dict[str, Any], store: RunStore) -> RunSummary:

@@ -129,7 +129,10 @@ def test_commit_paths_commits_only_those_paths(repo: Path) -> None:
     assert git(repo, "rev-parse", "HEAD~1").strip() == parent
     files = git(repo, "show", "--name-only", "--format=", "HEAD").split()
     assert files == [f"{path}/metrics.csv", f"{path}/run.yaml"]
-    assert git(repo, "log", "-1", "--format=%s|%an|%ae").strip() == "gitml: record run r1|Test User|test@example.com"
+    assert (
+        git(repo, "log", "-1", "--format=%s|%an|%ae").strip()
+        == "gitml: record run r1|Test User|test@example.com"
+    )
     # Everything else is exactly as it was: the unstaged edit, the staged file.
     assert git(repo, "status", "--porcelain") == before
     git(repo, "fsck", "--strict")
@@ -158,7 +161,9 @@ def test_commit_waits_for_index_lock_then_fails_clearly(repo: Path) -> None:
     assert GitRepo(repo).commit_paths([path], message="m") is not None
 
 
-def test_commit_without_identity_is_a_clear_error(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_commit_without_identity_is_a_clear_error(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path / "nohome"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))

@@ -55,7 +55,9 @@ def test_a_half_written_last_row_is_ignored(repo: Path) -> None:
 
 def test_non_utf8_metrics_are_a_clear_error(repo: Path) -> None:
     (run_id,) = make_runs(1)
-    (repo / ".gitml" / "runs" / run_id / "metrics.csv").write_bytes(b"key,value,step,timestamp\n\xff\xfe,1,0,1\n")
+    (repo / ".gitml" / "runs" / run_id / "metrics.csv").write_bytes(
+        b"key,value,step,timestamp\n\xff\xfe,1,0,1\n"
+    )
     with pytest.raises(CorruptRunError, match="UTF-8"):
         gitml.get_run(run_id)
 
@@ -132,3 +134,20 @@ def test_stale_run_from_another_host(repo: Path) -> None:
     path.write_text(text)
     # A RUNNING record from another machine, with no heartbeat visible here, has no live writer.
     assert gitml.get_run(run_id).status == "STALE"
+
+
+def test_listing_uses_the_summary_the_writer_left(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's owner leaves its summary when it ends, so listing it later parses none of its files."""
+    (run_id,) = make_runs(1)
+    assert (repo / ".gitml" / "tmp" / "summaries" / f"{run_id}.json").exists()
+    import gitml.tracking.store as store_module
+
+    monkeypatch.setattr(store_module, "parse_run", lambda *a, **k: pytest.fail("parsed run.yaml"))
+    (summary,) = search(workspace=Workspace(repo)).runs
+    assert summary.params == {"i": 0} and summary.metrics["acc"].value == 0.0
+    monkeypatch.undo()
+    # Once the run's files change, the left summary no longer matches and the files are read again.
+    with (repo / ".gitml" / "runs" / run_id / "metrics.csv").open("a") as f:
+        f.write("acc,0.5,3,1\n")
+    (summary,) = search(workspace=Workspace(repo)).runs
+    assert summary.metrics["acc"].value == 0.5

@@ -250,7 +250,9 @@ def _single_run(repo: Path) -> dict:
 
 
 def test_uncaught_exception_without_with_marks_failed(repo: Path) -> None:
-    proc = run_python(SCRIPT_PREFIX + "gitml.start_run()\ngitml.log_metric('m', 1)\nraise ValueError('boom')", cwd=repo)
+    proc = run_python(
+        SCRIPT_PREFIX + "gitml.start_run()\ngitml.log_metric('m', 1)\nraise ValueError('boom')", cwd=repo
+    )
     assert proc.returncode == 1 and "ValueError: boom" in proc.stderr
     assert _single_run(repo)["status"] == "FAILED"
 
@@ -299,7 +301,9 @@ def test_child_process_logs_into_the_same_run(repo: Path) -> None:
     with gitml.start_run() as run:
         gitml.log_metric("parent", 1.0)
         env = {**os.environ, "GITML_RUN_ID": run.run_id, "GITML_REPO": str(repo)}
-        proc = run_python(SCRIPT_PREFIX + "gitml.log_metric('child', 2.0)\ngitml.log_param('p', 1)", cwd=repo, env=env)
+        proc = run_python(
+            SCRIPT_PREFIX + "gitml.log_metric('child', 2.0)\ngitml.log_param('p', 1)", cwd=repo, env=env
+        )
         assert proc.returncode == 0, proc.stderr
         assert read_run(repo, run.run_id)["status"] == "RUNNING"  # the child does not end it
     got = gitml.get_run(run.run_id)
@@ -349,7 +353,8 @@ def test_concurrent_appends_to_one_run_never_interleave(repo: Path) -> None:
     with gitml.start_run() as run:
         env = {**os.environ, "GITML_RUN_ID": run.run_id}
         procs = [
-            subprocess.Popen([sys.executable, "-c", APPEND_WORKER, str(w)], cwd=repo, env=env) for w in range(8)
+            subprocess.Popen([sys.executable, "-c", APPEND_WORKER, str(w)], cwd=repo, env=env)
+            for w in range(8)
         ]
         for p in procs:
             assert p.wait(timeout=120) == 0
