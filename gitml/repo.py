@@ -32,8 +32,12 @@ from gitml.gitdir import discover_root
 __all__ = ["GitRepo", "SourceState", "discover_root"]
 
 #: Untracked text files up to this size are kept in a dirty run's diff; larger or
-#: binary ones are only named.
+#: binary ones are only named ...
 UNTRACKED_DIFF_LIMIT = 256 * 1024
+#: ... and so are the rest once the untracked files in one diff add up to this much.
+UNTRACKED_DIFF_BUDGET = 1024 * 1024
+#: At most this many skipped untracked files are named (then a count).
+UNTRACKED_NAMED_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -240,10 +244,12 @@ class GitRepo:
 
     def _write_new_file_diffs(self, paths: Sequence[str], out: io.BytesIO) -> tuple[str, ...]:
         skipped = []
+        budget = UNTRACKED_DIFF_BUDGET
         for rel in paths:
             full = self.root / rel
             try:
-                if full.is_symlink() or not full.is_file() or full.stat().st_size > UNTRACKED_DIFF_LIMIT:
+                size = full.lstat().st_size
+                if full.is_symlink() or not full.is_file() or size > min(UNTRACKED_DIFF_LIMIT, budget):
                     skipped.append(rel)
                     continue
                 data = full.read_bytes()
@@ -253,6 +259,7 @@ class GitRepo:
             if b"\0" in data[:8000]:
                 skipped.append(rel)
                 continue
+            budget -= len(data)
             lines = data.splitlines(keepends=True)
             name = rel.encode("utf-8", "surrogateescape")
             out.write(b"diff --git a/" + name + b" b/" + name + b"\nnew file mode 100644\n")
@@ -263,6 +270,9 @@ class GitRepo:
                     out.write(b"+" + line)
                 if not lines[-1].endswith(b"\n"):
                     out.write(b"\n\\ No newline at end of file\n")
+        if len(skipped) > UNTRACKED_NAMED_MAX:
+            more = len(skipped) - UNTRACKED_NAMED_MAX
+            skipped = [*skipped[:UNTRACKED_NAMED_MAX], f"... and {more} more"]
         return tuple(skipped)
 
     # -- committing a few paths ---------------------------------------------------------------

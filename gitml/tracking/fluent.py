@@ -44,6 +44,7 @@ from gitml.tracking.run import (
     check_param_value,
     check_tag_value,
     random_run_name,
+    redact_command,
 )
 from gitml.workspace import Workspace
 
@@ -323,7 +324,7 @@ def create_run(
         host=this_host(),
         pid=pid,
         pid_start=pid_start_time(pid),
-        command=tuple(command if command is not None else [sys.executable, *sys.argv]),
+        command=redact_command(command if command is not None else [sys.executable, *sys.argv]),
         source=source_record,
         parent=parent,
         description=description,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "format_time",
     "parse_time",
     "random_run_name",
+    "redact_command",
     "same_param",
 ]
 
@@ -97,6 +99,36 @@ def check_param_value(key: str, value: Any) -> str | int | float | bool | None:
     if isinstance(value, (bytes, bytearray)):
         raise InvalidValueError(f"param {key!r} holds binary data", hint="log binary data as a file")
     return check_param_value(key, str(value))
+
+
+_SECRET_OPTION = re.compile(
+    r"(?i)^(-{0,2}[\w.-]*(?:password|passwd|secret|token|api[-_]?key|access[-_]?key|credential)[\w.-]*)(=|$)"
+)
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+REDACTED = "***"
+
+
+def redact_command(argv: Sequence[str]) -> tuple[str, ...]:
+    """argv as it is safe to commit: values of secret-looking options and URL credentials masked.
+
+    ``--api-key=XYZ`` -> ``--api-key=***``; ``--token XYZ`` -> ``--token ***``;
+    ``https://user:pw@host/x`` -> ``https://***@host/x``.
+    """
+    out: list[str] = []
+    mask_next = False
+    for arg in argv:
+        if mask_next:
+            out.append(REDACTED)
+            mask_next = False
+            continue
+        match = _SECRET_OPTION.match(arg)
+        if match and match.group(2) == "=":
+            out.append(f"{match.group(1)}={REDACTED}")
+            continue
+        if match and arg.startswith("-") and not arg.startswith("--no-"):
+            mask_next = True
+        out.append(_URL_USERINFO.sub(rf"\1{REDACTED}@", arg))
+    return tuple(out)
 
 
 def check_tag_value(key: str, value: Any) -> str:

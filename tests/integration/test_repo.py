@@ -204,3 +204,20 @@ def test_parallel_commits_all_land(repo: Path) -> None:
     assert {t.split("/")[2] for t in tree} == {f"run{i}" for i in range(8)}
     assert git(repo, "rev-list", "--count", "HEAD").strip() == "9"
     git(repo, "fsck", "--strict")
+
+
+def test_untracked_files_in_the_diff_are_bounded(repo: Path) -> None:
+    from gitml.repo import UNTRACKED_DIFF_BUDGET, UNTRACKED_NAMED_MAX
+
+    data = repo / "data"
+    data.mkdir()
+    chunk = "x" * 1023 + "\n"
+    for i in range(300):  # 300 KiB of text each 1 KiB... plus 1.5 MiB in larger files
+        (data / f"small{i:03d}.csv").write_text(chunk)
+    for i in range(6):
+        (data / f"big{i}.csv").write_text(chunk * 250)
+    state = GitRepo(repo).source_state()
+    assert state.dirty
+    assert len(state.diff) < UNTRACKED_DIFF_BUDGET * 1.2  # headers aside, the budget holds
+    assert len(state.untracked_skipped) <= UNTRACKED_NAMED_MAX + 1
+    assert b"data/small000.csv" in state.diff

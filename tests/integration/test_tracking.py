@@ -363,3 +363,18 @@ def test_concurrent_appends_to_one_run_never_interleave(repo: Path) -> None:
     assert all(len(line.split(",")) == 4 for line in lines)
     for w in range(8):
         assert [m.step for m in gitml.get_metric_history(run.run_id, f"w{w}")] == list(range(500))
+
+
+def test_secrets_in_argv_are_not_committed(repo: Path) -> None:
+    code = SCRIPT_PREFIX + "with gitml.start_run():\n    pass\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "--api-key=SUPERSECRET", "--token", "TOKENVALUE"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = next((repo / ".gitml" / "runs").glob("*/run.yaml")).read_text()
+    assert "SUPERSECRET" not in text and "TOKENVALUE" not in text
+    assert "--api-key=***" in text

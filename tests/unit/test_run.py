@@ -378,3 +378,22 @@ def test_random_run_name_pattern() -> None:
 
 def test_random_run_name_uses_given_rng() -> None:
     assert random_run_name(random.Random(7)) == random_run_name(random.Random(7))
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["python", "t.py", "--lr", "0.1"], ["python", "t.py", "--lr", "0.1"]),
+        (["t.py", "--api-key=XYZ"], ["t.py", "--api-key=***"]),
+        (["t.py", "--token", "abc", "x"], ["t.py", "--token", "***", "x"]),
+        (["t.py", "--hf_token", "abc"], ["t.py", "--hf_token", "***"]),
+        (["t.py", "AWS_SECRET_ACCESS_KEY=k"], ["t.py", "AWS_SECRET_ACCESS_KEY=***"]),
+        (["git", "clone", "https://user:pw@host/r.git"], ["git", "clone", "https://***@host/r.git"]),
+        (["t.py", "--no-token-check", "data.csv"], ["t.py", "--no-token-check", "data.csv"]),
+        (["t.py", "--password="], ["t.py", "--password=***"]),
+    ],
+)
+def test_redact_command_masks_secrets(argv: list[str], expected: list[str]) -> None:
+    from gitml.tracking.run import redact_command
+
+    assert list(redact_command(argv)) == expected
