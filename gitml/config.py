@@ -29,7 +29,7 @@ defaults:
 run:
   # Files `gitml run` reads params from (before the command starts) ...
   params_files: [params.yaml]
-  # ... and metrics from (after it ends), relative to the repository root.
+  # ... and metrics from (after it ends), relative to the directory the command runs in.
   metrics_files: [metrics.json, metrics.yaml]
   # Bytes of the command's output kept in the run's output.log (head and tail).
   log_limit: 1048576
