@@ -33,6 +33,9 @@ run:
   metrics_files: [metrics.json, metrics.yaml]
   # Bytes of the command's output kept in the run's output.log (head and tail).
   log_limit: 1048576
+  # fsync each run's final run.yaml before it replaces the old one (costs ~0.1-1 ms per run).
+  # Replacement is atomic either way; turn this on where power-loss safety matters more.
+  fsync: false
 """
 
 
@@ -41,6 +44,7 @@ class RunConfig:
     params_files: tuple[str, ...] = ("params.yaml",)
     metrics_files: tuple[str, ...] = ("metrics.json", "metrics.yaml")
     log_limit: int = 1024 * 1024
+    fsync: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,12 @@ def _str_list(value: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where} must be a list of file names, not {value!r}")
     return tuple(value)
+
+
+def _bool(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, not {value!r}")
+    return value
 
 
 def parse_config(data: Mapping[str, Any], *, source: str = "config.yaml") -> Config:
@@ -98,6 +108,7 @@ def parse_config(data: Mapping[str, Any], *, source: str = "config.yaml") -> Con
                 run.get("metrics_files", list(RunConfig.metrics_files)), "run.metrics_files"
             ),
             log_limit=limit,
+            fsync=_bool(run.get("fsync", False), "run.fsync"),
         ),
         raw=data,
     )

@@ -330,7 +330,7 @@ def create_run(
         description=description,
         tags=clean_tags,
     )
-    writer = RunWriter(ws.run_dir(rid), lock_dir=ws.tmp_dir / "locks")
+    writer = RunWriter(ws.run_dir(rid), fsync=ws.config.run.fsync)
     writer.create(info, diff=source.diff if source.dirty else b"")
     return ActiveRun(ws, writer, info, owner=True)
 
@@ -339,7 +339,7 @@ def _attach(run_id: str, *, owner: bool, tags: Mapping[str, Any] | None) -> Acti
     from gitml.runid import check_run_id
 
     ws = workspace()
-    writer = RunWriter(ws.run_dir(check_run_id(run_id)), lock_dir=ws.tmp_dir / "locks")
+    writer = RunWriter(ws.run_dir(check_run_id(run_id)), fsync=ws.config.run.fsync)
     try:
         info = writer.attach()
     except FileNotFoundError as exc:

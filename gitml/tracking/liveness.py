@@ -61,17 +61,23 @@ def is_alive(
     pid: int | None,
     pid_start: int | None,
     heartbeat: Path | None,
+    started_ms: int | None = None,
     now: float | None = None,
 ) -> bool:
     if host == _HOST and pid is not None:
         return _pid_alive(pid, pid_start)
-    if heartbeat is not None:
-        try:
-            age = (time.time() if now is None else now) - heartbeat.stat().st_mtime
-        except OSError:
+    if heartbeat is None:
+        return False
+    clock = time.time() if now is None else now
+    try:
+        last = heartbeat.stat().st_mtime
+    except OSError:
+        # No beat yet (the first comes after one interval): a young run gets the benefit of the
+        # doubt, but only on a shared filesystem, where the heartbeat folder exists at all.
+        if started_ms is None or not heartbeat.parent.is_dir():
             return False
-        return age < 3 * HEARTBEAT_SECONDS
-    return False
+        last = started_ms / 1000
+    return clock - last < 3 * HEARTBEAT_SECONDS
 
 
 class Heartbeat:
@@ -84,8 +90,8 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
 
     def add(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
+        """Beat for ``path`` from now on. The file is first written at the first beat, so a run
+        shorter than one interval never creates (and deletes) a heartbeat file."""
         with self._lock:
             self._files.add(path)
             if self._thread is None:
@@ -107,6 +113,7 @@ class Heartbeat:
                 files = list(self._files)
             for path in files:
                 try:
-                    os.utime(path)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.touch()
                 except OSError:
                     pass

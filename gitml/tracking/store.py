@@ -179,7 +179,13 @@ class RunStore:
         if info.status != RUNNING:
             return info.status
         heartbeat = self.workspace.tmp_dir / "heartbeat" / info.run_id
-        alive = is_alive(host=info.host, pid=info.pid, pid_start=info.pid_start, heartbeat=heartbeat)
+        alive = is_alive(
+            host=info.host,
+            pid=info.pid,
+            pid_start=info.pid_start,
+            heartbeat=heartbeat,
+            started_ms=info.start_time,
+        )
         return RUNNING if alive and self.commit is None else STALE
 
     # -- all runs -----------------------------------------------------------------------------

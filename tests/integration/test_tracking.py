@@ -378,3 +378,16 @@ def test_secrets_in_argv_are_not_committed(repo: Path) -> None:
     text = next((repo / ".gitml" / "runs").glob("*/run.yaml")).read_text()
     assert "SUPERSECRET" not in text and "TOKENVALUE" not in text
     assert "--api-key=***" in text
+
+
+def test_fsync_setting_is_honoured(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gitml_dir = repo / ".gitml"
+    gitml_dir.mkdir()
+    (gitml_dir / "config.yaml").write_text("format: 1\nrun:\n  fsync: true\n")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    with gitml.start_run() as run:
+        gitml.log_metric("m", 1.0)
+    assert synced, "the final run.yaml was not fsynced"
+    assert read_run(repo, run.run_id)["status"] == "FINISHED"

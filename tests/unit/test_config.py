@@ -207,3 +207,13 @@ def test_bad_field_in_file_is_a_config_error(gitml_dir: Path) -> None:
     (gitml_dir / "config.yaml").write_text("run:\n  log_limit: lots\n")
     with pytest.raises(ConfigError, match="log_limit"):
         load_config(gitml_dir)
+
+
+def test_run_fsync_setting() -> None:
+    from gitml.config import parse_config
+    from gitml.exceptions import ConfigError
+
+    assert parse_config({}).run.fsync is False
+    assert parse_config({"run": {"fsync": True}}).run.fsync is True
+    with pytest.raises(ConfigError, match=r"run\.fsync"):
+        parse_config({"run": {"fsync": "yes please"}})

@@ -238,7 +238,7 @@ def test_parse_run_corrupt(data: bytes) -> None:
 def test_written_metrics_parse_back(tmp_path: Path) -> None:
     run_id = new_run_id()
     info = RunInfo(run_id=run_id, name="n", experiment="e", status="RUNNING", start_time=1)
-    writer = RunWriter(tmp_path / run_id, lock_dir=tmp_path / "tmp", fsync=False)
+    writer = RunWriter(tmp_path / run_id)
     writer.create(info)
     try:
         writer.log_metric("loss", float("nan"), 0, 10)
