@@ -23,9 +23,8 @@ import json
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitml import _yaml
 from gitml._fs import append_bytes, atomic_write, locked
@@ -110,8 +109,9 @@ def iter_metrics(data: bytes, *, where: str, key: str | None = None) -> Iterator
             raise CorruptRunError(f"{where}:{number}: bad number in metric row") from exc
 
 
-@dataclass(frozen=True)
-class LatestMetric:
+class LatestMetric(NamedTuple):
+    """A metric's latest point (a tuple: listings build 10,000s of them)."""
+
     value: float
     step: int
     timestamp: int
@@ -134,14 +134,17 @@ def latest_metrics(data: bytes, *, where: str) -> dict[str, LatestMetric]:
 def run_signature(run_dir: str) -> str:
     """What a run folder's summary depends on: size, mtime and inode of its three files."""
     parts = [os.path.basename(run_dir)]
-    for name in (RUN_FILE, PARAMS_FILE, METRICS_FILE):
+    for name in _SIGNED_FILES:
         try:
-            st = os.stat(os.path.join(run_dir, name))
+            st = os.stat(run_dir + name)
         except FileNotFoundError:
             parts.append("-")
         else:
             parts.append(f"{st.st_mtime_ns}.{st.st_size}.{st.st_ino}")
     return "wt:" + ":".join(parts)
+
+
+_SIGNED_FILES = (f"/{RUN_FILE}", f"/{PARAMS_FILE}", f"/{METRICS_FILE}")
 
 
 def summary_entry(
@@ -150,6 +153,7 @@ def summary_entry(
     """A run's summary as the listing cache stores it (JSON-ready)."""
     return {
         "run": info.to_dict(),
+        "times": [info.start_time, info.end_time],  # epoch ms, so readers need not parse ISO text
         "params": dict(params),
         "metrics": {k: [m.value, m.step, m.timestamp] for k, m in metrics.items()},
     }

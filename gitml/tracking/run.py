@@ -189,6 +189,40 @@ class RunInfo:
         }
 
     @classmethod
+    def from_cached(cls, data: Mapping[str, Any], times: Sequence[int | None] | None = None) -> RunInfo:
+        """Rebuild a record that :meth:`from_dict` already validated (gitml's own summary cache).
+
+        Raises KeyError/TypeError/ValueError on a damaged cache entry; callers then re-read the run.
+        """
+        command = data["command"]
+        if times is None:
+            times = (
+                parse_time(data["start_time"]),
+                None if data["end_time"] is None else parse_time(data["end_time"]),
+            )
+        start, end = times
+        if not isinstance(start, int):
+            raise TypeError("start time")
+        return cls(
+            run_id=data["id"],
+            name=data["name"],
+            experiment=data["experiment"],
+            status=data["status"],
+            start_time=start,
+            end_time=end,
+            user=data["user"],
+            host=data["host"],
+            pid=data["pid"],
+            pid_start=data["pid_start"],
+            command=None if command is None else tuple(command),
+            exit_code=data["exit_code"],
+            source=data["source"],
+            parent=data["parent"],
+            description=data["description"],
+            tags=data["tags"],
+        )
+
+    @classmethod
     def from_dict(cls, data: Any, *, where: str) -> RunInfo:
         """Validate a parsed run.yaml; CorruptRunError says which field is wrong."""
 

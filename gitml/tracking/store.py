@@ -201,12 +201,16 @@ class RunStore:
             try:
                 signature = self._signature(run_id)
                 entry = cache.get(signature) or self._left_by_writer(run_id, signature)
-                if entry is None:
+                summary = None
+                if entry is not None:
+                    try:
+                        summary = _decode(entry, self)
+                    except (KeyError, TypeError, ValueError, AttributeError):
+                        summary = None  # a damaged cache entry: read the run itself
+                if summary is None:
                     tree = None if self.commit is None else self._tree_entries(run_id)
                     summary = self._summarize(run_id, tree)
                     entry = _encode(summary)
-                else:
-                    summary = _decode(entry, self)
                 used[signature] = entry
                 out.append(summary)
             except CorruptRunError as exc:
@@ -246,8 +250,9 @@ def _encode(summary: RunSummary) -> dict[str, Any]:
 
 
 def _decode(entry: dict[str, Any], store: RunStore) -> RunSummary:
-    info = RunInfo.from_dict(entry["run"], where="cache")
-    metrics = {k: LatestMetric(float(v), int(s), int(t)) for k, (v, s, t) in entry["metrics"].items()}
+    """A cached summary back to a RunSummary; KeyError/TypeError/ValueError if the entry is damaged."""
+    info = RunInfo.from_cached(entry["run"], entry.get("times"))
+    metrics = {k: LatestMetric(*point) for k, point in entry["metrics"].items()}
     return RunSummary(info, dict(entry["params"]), metrics, store.shown_status(info))
 
 
