@@ -53,6 +53,8 @@ METRICS_FILE = "metrics.csv"
 DIFF_FILE = "source.diff"
 LOG_FILE = "output.log"
 METRICS_HEADER = b"key,value,step,timestamp\n"
+#: A run whose metrics.csv is larger than this leaves no summary when it ends.
+SUMMARY_METRICS_LIMIT = 1024 * 1024
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -279,6 +281,8 @@ class RunWriter:
         """Leave this run's summary for listings (``.gitml/tmp/summaries/<id>.json``), so the next
         ``gitml runs list`` need not parse the run's files. Best effort: a failure only costs speed."""
         try:
+            if os.stat(self.dir / METRICS_FILE).st_size > SUMMARY_METRICS_LIMIT:
+                return  # reading it back would slow end_run; the first listing caches it instead
             info = self.read_info()
             params = parse_params((self.dir / PARAMS_FILE).read_bytes(), where=str(self.dir / PARAMS_FILE))
             metrics = latest_metrics(
