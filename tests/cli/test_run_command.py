@@ -15,17 +15,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-try:
-    from tests.conftest import GITML, git, run_gitml
-except ImportError:  # pragma: no cover - tests/ not importable as a package
-    from conftest import GITML, git, run_gitml  # type: ignore[no-redef]
+from tests.conftest import GITML, git, run_gitml, wait_for
 
 PY = sys.executable
 RUN_ID_CHARS = set("0123456789abcdefghjkmnpqrstvwxyz")
@@ -86,15 +82,6 @@ def error_lines(stderr: str) -> list[str]:
 
 def hint_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("Hint:")]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def porcelain(repo: Path) -> list[str]:

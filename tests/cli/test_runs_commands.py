@@ -15,18 +15,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-try:
-    from tests.conftest import git, run_gitml
-except ImportError:  # pragma: no cover - tests/ not importable as a package
-    from conftest import git, run_gitml  # type: ignore[no-redef]
+from tests.conftest import git, run_gitml, wait_for
 
 PY = sys.executable
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -93,15 +89,6 @@ def search_ids(repo: Path, *args: str) -> list[str]:
 
 def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 # -- gitml init -----------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ import yaml
 
 import gitml
 from gitml.tracking import fluent
-from tests.conftest import git, run_python
+from tests.conftest import git, run_python, wait_for
 
 
 def run_dir(repo: Path, run_id: str) -> Path:
@@ -263,14 +262,11 @@ def test_script_end_without_end_run_marks_finished(repo: Path) -> None:
     assert _single_run(repo)["status"] == "FINISHED"
 
 
-def _wait_for_metric(repo: Path, deadline: float = 20.0) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        for csv in (repo / ".gitml" / "runs").glob("*/metrics.csv"):
-            if csv.read_text().count("\n") >= 2:
-                return
-        time.sleep(0.02)
-    raise AssertionError("the child never logged")
+def _wait_for_metric(repo: Path) -> None:
+    def logged() -> bool:
+        return any(c.read_text().count("\n") >= 2 for c in (repo / ".gitml" / "runs").glob("*/metrics.csv"))
+
+    wait_for(logged, what="the child's first metric")
 
 
 def test_sigterm_marks_killed(repo: Path) -> None:
