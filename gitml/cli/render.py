@@ -53,6 +53,13 @@ def format_number(value: Any, precision: int = 6) -> str:
     return str(value)
 
 
+def format_param(value: Any) -> str:
+    """A param exactly as recorded: 2.0 stays 2.0 (metrics are rounded for tables; params are not)."""
+    if isinstance(value, float):
+        return repr(value)
+    return format_number(value)
+
+
 def format_duration(ms: int | None) -> str:
     if ms is None:
         return ""

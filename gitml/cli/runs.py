@@ -159,7 +159,7 @@ def show(repo: str | None, run: str, rev: str | None, as_json: bool) -> None:
     for title, mapping in (("params", s.params), ("tags", s.info.tags)):
         if mapping:
             lines.append(f"{title}:")
-            lines += [f"  {k}: {render.format_number(v)}" for k, v in mapping.items()]
+            lines += [f"  {k}: {render.format_param(v)}" for k, v in mapping.items()]
     if s.metrics:
         lines.append("metrics (latest value, step, points):")
         for k, m in s.metrics.items():

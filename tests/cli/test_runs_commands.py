@@ -488,3 +488,12 @@ def test_help_lists_the_commands(tmp_path: Path) -> None:
     assert sub.returncode == 0, sub.stderr
     for name in ("list", "show", "search", "commit"):
         assert re.search(rf"^\s+{name}\b", sub.stdout, re.MULTILINE), sub.stdout
+
+
+def test_show_prints_params_as_recorded(repo: Path) -> None:
+    proc = run_gitml(
+        "run", "--name", "p", "-P", "lr=2.0", "-P", "eps=1e-08", "--", PY, "-c", "pass", cwd=repo
+    )
+    assert proc.returncode == 0, proc.stderr
+    shown = run_gitml("runs", "show", "p", cwd=repo)
+    assert "  lr: 2.0\n" in shown.stdout and "  eps: 1e-08\n" in shown.stdout
