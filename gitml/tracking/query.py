@@ -7,14 +7,14 @@ gitml imports pandas.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gitml.exceptions import CorruptRunError, UsageError
 from gitml.tracking import filter as filters
 from gitml.tracking.run import Metric, RunInfo
-from gitml.tracking.store import RunStore, RunSummary
+from gitml.tracking.store import RunStore, RunSummary, entry_times
 from gitml.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -83,25 +83,78 @@ def get_metric_history(
 def record(summary: RunSummary) -> dict[str, dict[str, Any]]:
     """A run as the filter language sees it: attributes, params, metrics (latest values), tags."""
     info = summary.info
+    return _record(
+        info.run_id,
+        info.name,
+        info.experiment,
+        summary.status,
+        info.start_time,
+        info.end_time,
+        info.user,
+        info.host,
+        info.source,
+        info.parent,
+        summary.params,
+        {k: m.value for k, m in summary.metrics.items()},
+        info.tags,
+    )
+
+
+def entry_record(entry: dict[str, Any], status: str) -> dict[str, dict[str, Any]]:
+    """The same record, straight from a cached summary entry (no objects built)."""
+    run = entry["run"]
+    start, end = entry_times(entry)
+    return _record(
+        run["id"],
+        run["name"],
+        run["experiment"],
+        status,
+        start,
+        end,
+        run["user"],
+        run["host"],
+        run["source"],
+        run["parent"],
+        entry["params"],
+        {k: point[0] for k, point in entry["metrics"].items()},
+        run["tags"],
+    )
+
+
+def _record(
+    run_id: str,
+    name: str,
+    experiment: str,
+    status: str,
+    start: int,
+    end: int | None,
+    user: str | None,
+    host: str | None,
+    source: Mapping[str, Any],
+    parent: str | None,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+) -> dict[str, dict[str, Any]]:
     return {
         "attributes": {
-            "run_id": info.run_id,
-            "name": info.name,
-            "experiment": info.experiment,
-            "status": summary.status,
-            "start_time": info.start_time,
-            "end_time": info.end_time,
-            "duration": info.duration_ms,
-            "user": info.user,
-            "host": info.host,
-            "commit": info.source.get("commit"),
-            "branch": info.source.get("branch"),
-            "dirty": info.source.get("dirty"),
-            "parent": info.parent,
+            "run_id": run_id,
+            "name": name,
+            "experiment": experiment,
+            "status": status,
+            "start_time": start,
+            "end_time": end,
+            "duration": None if end is None else end - start,
+            "user": user,
+            "host": host,
+            "commit": source.get("commit"),
+            "branch": source.get("branch"),
+            "dirty": source.get("dirty"),
+            "parent": parent,
         },
-        "params": summary.params,
-        "metrics": {k: m.value for k, m in summary.metrics.items()},
-        "tags": dict(info.tags),
+        "params": dict(params),
+        "metrics": dict(metrics),
+        "tags": dict(tags),
     }
 
 
@@ -132,16 +185,21 @@ def search(
     experiments = {experiment} if isinstance(experiment, str) else set(experiment or ())
     store = _store(workspace, rev)
     errors: list[CorruptRunError] = []
-    matched: list[tuple[RunSummary, dict[str, dict[str, Any]]]] = []
-    for summary in store.summaries(errors=errors):
-        if experiments and summary.info.experiment not in experiments:
-            continue
-        rec = record(summary)
-        if filters.matches(expr, rec):
-            matched.append((summary, rec))
+
+    def keep(entry: dict[str, Any], status: str) -> bool:
+        if experiments and entry["run"]["experiment"] not in experiments:
+            return False
+        return expr is None or filters.matches(expr, entry_record(entry, status))
+
+    runs = list(
+        store.summaries(
+            errors=errors,
+            keep=keep if expr is not None or experiments else None,
+            limit=None if order else max_results,  # newest first already: stop after max_results
+        )
+    )
     if order:
-        matched = filters.sort_records(matched, order, get=lambda pair: pair[1])
-    runs = [summary for summary, _ in matched]
+        runs = filters.sort_records(runs, order, get=record)
     if max_results is not None:
         runs = runs[:max_results]
     return SearchResult(runs, errors, store.commit)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,10 +34,10 @@ from gitml.tracking.files import (
     summary_entry,
 )
 from gitml.tracking.liveness import is_alive
-from gitml.tracking.run import RUNNING, STALE, Metric, RunInfo
+from gitml.tracking.run import RUNNING, STALE, Metric, RunInfo, parse_time
 from gitml.workspace import Workspace
 
-__all__ = ["RunStore", "RunSummary"]
+__all__ = ["RunStore", "RunSummary", "entry_times"]
 
 _CACHE_VERSION = 1
 _CACHE_MAX_ENTRIES = 200_000
@@ -176,53 +176,84 @@ class RunStore:
         return RunSummary(info, params, metrics, self.shown_status(info))
 
     def shown_status(self, info: RunInfo) -> str:
-        if info.status != RUNNING:
-            return info.status
-        heartbeat = self.workspace.tmp_dir / "heartbeat" / info.run_id
+        return self._status(info.status, info.run_id, info.host, info.pid, info.pid_start, info.start_time)
+
+    def _status(
+        self, status: str, run_id: str, host: str | None, pid: int | None, pid_start: int | None, start: int
+    ) -> str:
+        """The status to show: a RUNNING record whose process is gone is STALE."""
+        if status != RUNNING:
+            return status
         alive = is_alive(
-            host=info.host,
-            pid=info.pid,
-            pid_start=info.pid_start,
-            heartbeat=heartbeat,
-            started_ms=info.start_time,
+            host=host,
+            pid=pid,
+            pid_start=pid_start,
+            heartbeat=self.workspace.tmp_dir / "heartbeat" / run_id,
+            started_ms=start,
         )
         return RUNNING if alive and self.commit is None else STALE
 
     # -- all runs -----------------------------------------------------------------------------
 
-    def summaries(self, *, errors: list[CorruptRunError]) -> Iterator[RunSummary]:
-        """Every readable run, newest first; runs that do not parse are appended to ``errors``."""
+    def summaries(
+        self,
+        *,
+        errors: list[CorruptRunError],
+        keep: Callable[[dict[str, Any], str], bool] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[RunSummary]:
+        """Every readable run, newest first; runs that do not parse are appended to ``errors``.
+
+        ``keep(entry, status)``, if given, sees each run's cached summary entry (see
+        ``summary_entry``) and its shown status before the run is decoded, so a search
+        builds objects only for the runs it returns. With ``limit``, reading stops after that
+        many runs are kept (the newest ones).
+        """
         cache_path = self.workspace.tmp_dir / "summaries.json"
         cache = _load_cache(cache_path)
         used: dict[str, Any] = {}
         out: list[RunSummary] = []
-        ids = self.run_ids()
-        for run_id in reversed(ids):
+        complete = True
+        for run_id in reversed(self.run_ids()):
+            if limit is not None and len(out) >= limit:
+                complete = False  # the cache is only rewritten after a full pass
+                break
             try:
                 signature = self._signature(run_id)
                 entry = cache.get(signature) or self._left_by_writer(run_id, signature)
                 summary = None
-                if entry is not None:
-                    try:
-                        summary = _decode(entry, self)
-                    except (KeyError, TypeError, ValueError, AttributeError):
-                        summary = None  # a damaged cache entry: read the run itself
-                if summary is None:
-                    tree = None if self.commit is None else self._tree_entries(run_id)
-                    summary = self._summarize(run_id, tree)
+                if entry is None:
+                    summary = self._summarize(run_id, self._tree_entries(run_id))
                     entry = _encode(summary)
+                try:
+                    if keep is not None and not keep(entry, self._entry_status(entry)):
+                        used[signature] = entry
+                        continue
+                    summary = summary or _decode(entry, self)
+                except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                    # A damaged cache entry: read the run itself.
+                    summary = self._summarize(run_id, self._tree_entries(run_id))
+                    entry = _encode(summary)
+                    if keep is not None and not keep(entry, summary.status):
+                        used[signature] = entry
+                        continue
                 used[signature] = entry
                 out.append(summary)
             except CorruptRunError as exc:
                 errors.append(exc)
             except InvalidNameError:
                 continue
-        if used.keys() != cache.keys():
+        if complete and used.keys() != cache.keys():
             _save_cache(cache_path, cache, used)
         return iter(out)
 
-    def _tree_entries(self, run_id: str) -> dict[str, tuple[int, str]]:
-        return self._run_tree(run_id)
+    def _entry_status(self, entry: dict[str, Any]) -> str:
+        run = entry["run"]
+        start = entry_times(entry)[0]
+        return self._status(run["status"], run["id"], run["host"], run["pid"], run["pid_start"], start)
+
+    def _tree_entries(self, run_id: str) -> dict[str, tuple[int, str]] | None:
+        return None if self.commit is None else self._run_tree(run_id)
 
     def _signature(self, run_id: str) -> str:
         if self.commit is None:
@@ -249,9 +280,18 @@ def _encode(summary: RunSummary) -> dict[str, Any]:
     return summary_entry(summary.info, summary.params, summary.metrics)
 
 
+def entry_times(entry: dict[str, Any]) -> tuple[int, int | None]:
+    """(start, end) in epoch ms of a summary entry."""
+    times = entry.get("times")
+    if times is not None:
+        return times[0], times[1]
+    run = entry["run"]
+    return parse_time(run["start_time"]), None if run["end_time"] is None else parse_time(run["end_time"])
+
+
 def _decode(entry: dict[str, Any], store: RunStore) -> RunSummary:
     """A cached summary back to a RunSummary; KeyError/TypeError/ValueError if the entry is damaged."""
-    info = RunInfo.from_cached(entry["run"], entry.get("times"))
+    info = RunInfo.from_cached(entry["run"], entry_times(entry))
     metrics = {k: LatestMetric(*point) for k, point in entry["metrics"].items()}
     return RunSummary(info, dict(entry["params"]), metrics, store.shown_status(info))
 

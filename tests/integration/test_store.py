@@ -151,3 +151,45 @@ def test_listing_uses_the_summary_the_writer_left(repo: Path, monkeypatch: pytes
         f.write("acc,0.5,3,1\n")
     (summary,) = search(workspace=Workspace(repo)).runs
     assert summary.metrics["acc"].value == 0.5
+
+
+def test_filter_records_from_cache_entries_match_decoded_runs(repo: Path) -> None:
+    """Searches filter on raw cache entries; that record must equal the decoded run's record."""
+    from gitml.tracking.files import summary_entry
+    from gitml.tracking.query import entry_record, record
+
+    with gitml.start_run(name="r", tags={"t": "v"}) as run:
+        gitml.log_params({"lr": 0.1, "opt": "adam"})
+        gitml.log_metric("acc", float("nan"))
+        gitml.log_metric("loss", 0.5, step=3)
+    summary = RunStore(Workspace(repo)).summary(run.run_id)
+    entry = json.loads(json.dumps(summary_entry(summary.info, summary.params, summary.metrics)))
+    got, want = entry_record(entry, summary.status), record(summary)
+    assert str(got) == str(want)  # str(): NaN != NaN
+
+
+def test_damaged_cache_entries_fall_back_to_the_run_files(repo: Path) -> None:
+    make_runs(2)
+    ws = Workspace(repo)
+    assert len(search("metrics.acc >= 0", workspace=ws).runs) == 2
+    cache = repo / ".gitml" / "tmp" / "summaries.json"
+    data = json.loads(cache.read_text())
+    for entry in data["entries"].values():
+        del entry["run"]["experiment"]
+        entry["metrics"] = {"acc": "not a point"}
+    cache.write_text(json.dumps(data))
+    for left in (repo / ".gitml" / "tmp" / "summaries").iterdir():
+        left.unlink()
+    result = search("metrics.acc >= 0", workspace=ws)
+    assert len(result.runs) == 2 and not result.errors
+
+
+def test_max_results_without_order_reads_only_the_newest(repo: Path) -> None:
+    ids = make_runs(4)
+    result = search(max_results=2, workspace=Workspace(repo))
+    assert [r.run_id for r in result.runs] == ids[::-1][:2]
+    assert [
+        r.run_id for r in search("metrics.acc < 0.25", max_results=1, workspace=Workspace(repo)).runs
+    ] == [ids[2]]
+    ordered = search(order_by=["metrics.acc ASC"], max_results=2, workspace=Workspace(repo))
+    assert [r.run_id for r in ordered.runs] == ids[:2]
