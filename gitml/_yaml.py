@@ -157,15 +157,16 @@ _CONSTANTS: dict[str, Any] = {
     ".nan": math.nan,
     ".inf": math.inf,
     "-.inf": -math.inf,
-    "{}": {},
-    "[]": [],
 }
 
 
 def _scalar(text: str) -> Any:
     if text in _CONSTANTS:
-        value = _CONSTANTS[text]
-        return {} if value == {} else [] if value == [] else value
+        return _CONSTANTS[text]
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
     first = text[:1]
     if first == '"':
         try:
@@ -185,8 +186,8 @@ def _scalar(text: str) -> Any:
 
 
 def _key(text: str) -> str:
-    value = _scalar(text)
-    if not isinstance(value, str) or (text[:1] != '"' and _PLAIN_RE.fullmatch(text) is None):
+    value = _scalar(text)  # a str comes back only from a quoted or a plain-string scalar
+    if not isinstance(value, str):
         raise _Fallback
     return value
 

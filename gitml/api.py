@@ -10,12 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from gitml._types import StrPath
-from gitml.tracking.command import CommandResult, commit_runs, parse_param_assignments, run_command
+from gitml.tracking.command import (
+    CommandResult,
+    commit_runs,
+    parse_assignments,
+    parse_param_assignments,
+    run_command,
+)
 from gitml.tracking.query import SearchResult, search
-from gitml.tracking.run import Metric
 from gitml.tracking.store import RunStore, RunSummary
 from gitml.workspace import Workspace
 
@@ -51,21 +56,13 @@ def run(
     stderr: IO[bytes] | None = None,
 ) -> CommandResult:
     """Run a command as a tracked run (``gitml run``)."""
-    tag_map: dict[str, Any] = {}
-    for item in tags:
-        key, sep, value = item.partition("=")
-        if not sep:
-            from gitml.exceptions import UsageError
-
-            raise UsageError(f"--tag expects key=value, not {item!r}")
-        tag_map[key] = value
     return run_command(
         argv,
         workspace=_workspace(repo),
         name=name,
         experiment=experiment,
         params=parse_param_assignments(params),
-        tags=tag_map,
+        tags=parse_assignments(tags, option="--tag"),
         commit=commit,
         stdout=stdout,
         stderr=stderr,
@@ -109,34 +106,15 @@ class RunDetails:
     metric_counts: dict[str, int]
     path: str
     commit: str | None
-    has_log: bool
 
 
 def show_run(ref: str, *, repo: StrPath | None = None, rev: str | None = None) -> RunDetails:
     """One run in full (``gitml runs show``): record, params, latest metrics and how many points each has."""
-    ws = _workspace(repo)
-    store = RunStore(ws, rev=rev)
-    run_id = store.resolve(ref)
-    summary = store.summary(run_id)
-    counts: dict[str, int] = {}
-    for point in store.all_metrics(run_id):
-        counts[point.key] = counts.get(point.key, 0) + 1
-    from gitml.tracking.files import LOG_FILE
-
-    return RunDetails(
-        summary,
-        counts,
-        f".gitml/runs/{run_id}",
-        store.commit,
-        store.read_text(run_id, LOG_FILE) is not None,
-    )
-
-
-def metric_history(
-    ref: str, key: str, *, repo: StrPath | None = None, rev: str | None = None
-) -> list[Metric]:
     store = RunStore(_workspace(repo), rev=rev)
-    return store.metric_history(store.resolve(ref), key)
+    run_id = store.resolve(ref)
+    counts: dict[str, int] = {}
+    summary = store.summary(run_id, counts=counts)
+    return RunDetails(summary, counts, f".gitml/runs/{run_id}", store.commit)
 
 
 def commit(refs: Sequence[str], *, repo: StrPath | None = None) -> str | None:

@@ -17,7 +17,7 @@ process exit code the CLI uses for it, and an optional one-line ``hint``::
     ├── AmbiguousRunError (5)       a run-id prefix matches several runs
     ├── CorruptRunError (6)         a run folder whose files do not parse
     ├── GitError (7)                git refused (index.lock, no identity, ...)
-    ├── NoActiveRunError (8)        log_* with no run started
+    ├── NoActiveRunError (8)        log_* on a run that has ended
     └── CommandError (127)          ``gitml run`` could not start the command (127, as a shell)
 
 Foreign exceptions (dulwich, OSError, yaml) are translated where they enter
@@ -136,7 +136,7 @@ class GitError(GitMLError):
 
 
 class NoActiveRunError(GitMLError):
-    """A logging call was made with no active run."""
+    """A logging call was made on a run that has ended."""
 
     exit_code = 8
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from dulwich.errors import NotGitRepository
 from dulwich.file import FileLocked
-from dulwich.index import IndexEntry, index_entry_from_stat, locked_index
+from dulwich.index import IndexEntry, get_unstaged_changes, index_entry_from_stat, locked_index
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
@@ -200,8 +200,6 @@ class GitRepo:
                         changed.add(p.decode("utf-8", "surrogateescape"))
         else:
             changed.update(p.decode("utf-8", "surrogateescape") for p in index.paths())
-        from dulwich.index import get_unstaged_changes
-
         for p in get_unstaged_changes(index, str(self.root)):
             changed.add(p.decode("utf-8", "surrogateescape"))
         changed = {p for p in changed if not _excluded(p, exclude)}

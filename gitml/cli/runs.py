@@ -101,19 +101,12 @@ def search_runs(
     --order-by name are shown as columns.
     """
     from gitml import api
-    from gitml.tracking import filter as filters
 
     result = api.search_runs(
         filter_string, repo=repo, rev=rev, order_by=order_by, experiment=experiment, max_results=max_results
     )
     shown = _split_columns(columns)
-    named = [
-        f"{f.kind}.{f.key}" for f in sorted(filters.fields(filters.parse_filter(filter_string)), key=str)
-    ]
-    named += [f"{k.field.kind}.{k.field.key}" for k in filters.parse_order_by(list(order_by) or None)]
-    for column in named:
-        if column not in shown and not column.startswith("attributes."):
-            shown.append(column)
+    shown += [c for c in result.fields if c not in shown]
     _emit(result, fmt, shown)
 
 

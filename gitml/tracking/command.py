@@ -26,14 +26,28 @@ from types import FrameType
 from typing import IO, Any
 
 from gitml import _yaml
-from gitml.exceptions import CommandError, GitMLError, InvalidNameError, ParamConflictError, UsageError
+from gitml.exceptions import (
+    CommandError,
+    GitError,
+    GitMLError,
+    InvalidNameError,
+    ParamConflictError,
+    UsageError,
+)
 from gitml.paths import check_key
 from gitml.tracking import fluent
 from gitml.tracking.files import LOG_FILE
 from gitml.tracking.run import FAILED, FINISHED, KILLED, same_param
 from gitml.workspace import Workspace
 
-__all__ = ["CommandResult", "parse_param_assignments", "parse_value", "run_command"]
+__all__ = [
+    "CommandResult",
+    "commit_runs",
+    "parse_assignments",
+    "parse_param_assignments",
+    "parse_value",
+    "run_command",
+]
 
 
 @dataclass
@@ -63,13 +77,23 @@ def parse_value(text: str) -> Any:
     return value if text.strip().lower() not in ("nan", "inf", "-inf", "+inf", "infinity") else text
 
 
+def _split_assignment(item: str, *, option: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep:
+        raise UsageError(f"{option} expects key=value, not {item!r}", hint=f"e.g. {option} lr=0.01")
+    return key, value
+
+
+def parse_assignments(items: Sequence[str], *, option: str) -> dict[str, str]:
+    """``["team=ml"]`` -> ``{"team": "ml"}``, values kept as text (``--tag``)."""
+    return dict(_split_assignment(item, option=option) for item in items)
+
+
 def parse_param_assignments(items: Sequence[str]) -> dict[str, Any]:
     """``["lr=0.1", "opt=adam"]`` -> ``{"lr": 0.1, "opt": "adam"}``; bad keys are refused."""
     params: dict[str, Any] = {}
     for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"-P expects key=value, not {item!r}", hint="e.g. -P lr=0.01")
+        key, value = _split_assignment(item, option="-P")
         check_key(key, what="param key")
         parsed = parse_value(value)
         if key in params and not same_param(params[key], parsed):
@@ -335,15 +359,13 @@ def _collect_metrics(
             except GitMLError as exc:
                 warnings.append(f"metrics file {rel}: {exc.message}")
         now = fluent.clock()
-        if good:
-            run._check_open().log_metric_rows((k, v, s, now) for k, v, s in good)
+        for key, value, step in good:
+            run.log_metric(key, value, step, now)
     return warnings
 
 
 def commit_runs(run_ids: Sequence[str], *, workspace: Workspace) -> str | None:
     """Commit these runs' folders, and nothing else; returns the commit sha (None if nothing changed)."""
-    from gitml.exceptions import GitError
-
     paths = [workspace.relpath(workspace.run_dir(r)) for r in run_ids]
     if len(run_ids) == 1:
         message = f"gitml: record run {run_ids[0]}\n\nRun folder: {paths[0]}\n"

@@ -17,7 +17,6 @@ and from a git revision. ``RunWriter`` owns the write side for one run:
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import math
@@ -119,10 +118,17 @@ class LatestMetric(NamedTuple):
     timestamp: int
 
 
-def latest_metrics(data: bytes, *, where: str) -> dict[str, LatestMetric]:
-    """Each key's latest point: highest step, then newest timestamp (MLflow's rule)."""
+def latest_metrics(
+    data: bytes, *, where: str, counts: dict[str, int] | None = None
+) -> dict[str, LatestMetric]:
+    """Each key's latest point: highest step, then newest timestamp (MLflow's rule).
+
+    ``counts``, if given, is filled with each key's number of points in the same pass.
+    """
     best: dict[str, tuple[int, int, float]] = {}
     for number, (k, value, step, ts) in _rows(data, where):
+        if counts is not None:
+            counts[k] = counts.get(k, 0) + 1
         try:
             point = (int(step), int(ts), float(value))
         except ValueError as exc:
@@ -308,12 +314,7 @@ class RunWriter:
             if "tags" in changes:
                 changes["tags"] = {**info.tags, **changes["tags"]}
             info = info.with_changes(**changes)
-            try:
-                self._write_info(info)
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    raise OSError(exc.errno, f"disk full while writing {self.dir / RUN_FILE}") from exc
-                raise
+            self._write_info(info)
             return info
 
 

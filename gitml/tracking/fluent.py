@@ -29,8 +29,8 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType, TracebackType
 from typing import Any
 
-from gitml.exceptions import GitMLError, InvalidNameError, NoActiveRunError, UsageError
-from gitml.runid import new_run_id
+from gitml.exceptions import GitMLError, InvalidNameError, NoActiveRunError, RunNotFoundError, UsageError
+from gitml.runid import check_run_id, new_run_id
 from gitml.tracking.files import DIFF_FILE, RunWriter
 from gitml.tracking.liveness import Heartbeat, pid_start_time, this_host
 from gitml.tracking.run import (
@@ -42,7 +42,7 @@ from gitml.tracking.run import (
     RunInfo,
     check_metric_value,
     check_param_value,
-    check_tag_value,
+    check_tags,
     random_run_name,
     redact_command,
 )
@@ -207,10 +207,7 @@ class ActiveRun:
         self.set_tags({key: value})
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        from gitml.paths import check_key
-
-        clean = {check_key(k, what="tag key"): check_tag_value(k, v) for k, v in tags.items()}
-        self.info = self._check_open().update_info(tags=clean)
+        self.info = self._check_open().update_info(tags=check_tags(tags))
 
     def end(self, status: str = FINISHED, *, exit_code: int | None = None) -> None:
         """End the run with ``status`` (FINISHED, FAILED or KILLED). Ending twice does nothing."""
@@ -293,14 +290,8 @@ def create_run(
     command: Sequence[str] | None = None,
 ) -> ActiveRun:
     """Create a run folder in ``ws`` and return its handle, without making it the active run."""
-    from gitml.paths import check_key
-
     ws.ensure_initialized()
-    clean_tags = (
-        {}
-        if not tags
-        else {check_key(str(k), what="tag key"): check_tag_value(str(k), v) for k, v in tags.items()}
-    )
+    clean_tags = check_tags(tags or {})
     experiment = _experiment_name(ws, experiment)
     source = ws.repo.source_state()
     started = clock()
@@ -336,15 +327,11 @@ def create_run(
 
 
 def _attach(run_id: str, *, owner: bool, tags: Mapping[str, Any] | None) -> ActiveRun:
-    from gitml.runid import check_run_id
-
     ws = workspace()
     writer = RunWriter(ws.run_dir(check_run_id(run_id)), fsync=ws.config.run.fsync)
     try:
         info = writer.attach()
     except FileNotFoundError as exc:
-        from gitml.exceptions import RunNotFoundError
-
         raise RunNotFoundError(f"no run {run_id!r} in {ws.runs_dir}") from exc
     run = ActiveRun(ws, writer, info, owner=owner)
     if owner and info.status != RUNNING:

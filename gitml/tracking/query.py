@@ -163,6 +163,8 @@ class SearchResult:
     runs: list[RunSummary]
     errors: list[CorruptRunError] = field(default_factory=list)
     commit: str | None = None
+    #: ``metrics.x``/``params.x``/``tags.x`` fields the filter and order-by name (for display).
+    fields: list[str] = field(default_factory=list)
 
 
 def search(
@@ -202,7 +204,10 @@ def search(
         runs = filters.sort_records(runs, order, get=record)
     if max_results is not None:
         runs = runs[:max_results]
-    return SearchResult(runs, errors, store.commit)
+    named = [f"{f.kind}.{f.key}" for f in sorted(filters.fields(expr), key=str)]
+    named += [f"{k.field.kind}.{k.field.key}" for k in order]
+    shown = [n for n in dict.fromkeys(named) if not n.startswith("attributes.")]
+    return SearchResult(runs, errors, store.commit, shown)
 
 
 def search_runs(

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gitml.exceptions import CorruptRunError, InvalidValueError
+from gitml.paths import check_key
 from gitml.runid import check_run_id
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "check_metric_value",
     "check_param_value",
     "check_tag_value",
+    "check_tags",
     "format_time",
     "parse_time",
     "random_run_name",
@@ -129,6 +131,11 @@ def redact_command(argv: Sequence[str]) -> tuple[str, ...]:
             mask_next = True
         out.append(_URL_USERINFO.sub(rf"\1{REDACTED}@", arg))
     return tuple(out)
+
+
+def check_tags(tags: Mapping[Any, Any]) -> dict[str, str]:
+    """Tags as gitml stores them: checked keys, text values."""
+    return {check_key(str(k), what="tag key"): check_tag_value(str(k), v) for k, v in tags.items()}
 
 
 def check_tag_value(key: str, value: Any) -> str:

@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gitml._fs import atomic_write
 from gitml.exceptions import AmbiguousRunError, CorruptRunError, InvalidNameError, RunNotFoundError
-from gitml.runid import RUN_ID_LENGTH, check_run_id
+from gitml.runid import RUN_ID_LENGTH
 from gitml.tracking.files import (
     METRICS_FILE,
     PARAMS_FILE,
@@ -52,7 +52,6 @@ class RunSummary:
     params: dict[str, Any]
     metrics: dict[str, LatestMetric]
     status: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
@@ -135,18 +134,6 @@ class RunStore:
         where = "" if self.rev is None else f" at {self.rev}"
         raise RunNotFoundError(f"no run {ref!r}{where}", hint="list runs with `gitml runs list`")
 
-    def info(self, run_id: str) -> RunInfo:
-        data = self._read(check_run_id(run_id), RUN_FILE)
-        if data is None:
-            if self.commit is None and not (self.workspace.runs_dir / run_id).exists():
-                raise RunNotFoundError(f"no run {run_id!r}")
-            raise CorruptRunError(f"{self._where(run_id, RUN_FILE)}: missing")
-        return parse_run(data, where=self._where(run_id, RUN_FILE))
-
-    def params(self, run_id: str) -> dict[str, Any]:
-        data = self._read(run_id, PARAMS_FILE) or b""
-        return parse_params(data, where=self._where(run_id, PARAMS_FILE))
-
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         data = self._read(run_id, METRICS_FILE) or b""
         return list(iter_metrics(data, where=self._where(run_id, METRICS_FILE), key=key))
@@ -155,14 +142,13 @@ class RunStore:
         data = self._read(run_id, METRICS_FILE) or b""
         return list(iter_metrics(data, where=self._where(run_id, METRICS_FILE)))
 
-    def read_text(self, run_id: str, name: str) -> bytes | None:
-        return self._read(run_id, name)
+    def summary(self, run_id: str, *, counts: dict[str, int] | None = None) -> RunSummary:
+        """One run's summary; ``counts``, if given, is filled with each metric's number of points."""
+        return self._summarize(run_id, self._tree_entries(run_id), counts=counts)
 
-    def summary(self, run_id: str) -> RunSummary:
-        tree = None if self.commit is None else self._run_tree(run_id)
-        return self._summarize(run_id, tree)
-
-    def _summarize(self, run_id: str, tree: dict[str, tuple[int, str]] | None) -> RunSummary:
+    def _summarize(
+        self, run_id: str, tree: dict[str, tuple[int, str]] | None, *, counts: dict[str, int] | None = None
+    ) -> RunSummary:
         data = self._read(run_id, RUN_FILE, tree)
         if data is None:
             raise CorruptRunError(f"{self._where(run_id, RUN_FILE)}: missing")
@@ -171,7 +157,9 @@ class RunStore:
             self._read(run_id, PARAMS_FILE, tree) or b"", where=self._where(run_id, PARAMS_FILE)
         )
         metrics = latest_metrics(
-            self._read(run_id, METRICS_FILE, tree) or b"", where=self._where(run_id, METRICS_FILE)
+            self._read(run_id, METRICS_FILE, tree) or b"",
+            where=self._where(run_id, METRICS_FILE),
+            counts=counts,
         )
         return RunSummary(info, params, metrics, self.shown_status(info))
 
@@ -222,23 +210,19 @@ class RunStore:
                 signature = self._signature(run_id)
                 entry = cache.get(signature) or self._left_by_writer(run_id, signature)
                 summary = None
+                if entry is not None:
+                    try:
+                        kept = keep is None or keep(entry, self._entry_status(entry))
+                        summary = _decode(entry, self) if kept else None
+                    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                        entry = None  # a damaged cache entry: read the run itself
                 if entry is None:
                     summary = self._summarize(run_id, self._tree_entries(run_id))
                     entry = _encode(summary)
-                try:
-                    if keep is not None and not keep(entry, self._entry_status(entry)):
-                        used[signature] = entry
-                        continue
-                    summary = summary or _decode(entry, self)
-                except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-                    # A damaged cache entry: read the run itself.
-                    summary = self._summarize(run_id, self._tree_entries(run_id))
-                    entry = _encode(summary)
-                    if keep is not None and not keep(entry, summary.status):
-                        used[signature] = entry
-                        continue
+                    kept = keep is None or keep(entry, summary.status)
                 used[signature] = entry
-                out.append(summary)
+                if kept and summary is not None:
+                    out.append(summary)
             except CorruptRunError as exc:
                 errors.append(exc)
             except InvalidNameError:
