@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from gitml._types import StrPath
+from gitml.artifacts import transfer
+from gitml.artifacts.transfer import StatusResult, TransferResult
 from gitml.tracking.command import (
     CommandResult,
     commit_runs,
@@ -24,7 +26,32 @@ from gitml.tracking.query import SearchResult, search
 from gitml.tracking.store import RunStore, RunSummary
 from gitml.workspace import Workspace
 
-__all__ = ["InitResult", "RunDetails", "commit", "init", "list_runs", "run", "search_runs", "show_run"]
+if TYPE_CHECKING:
+    from gitml.artifacts.access import ArtifactInfo, GetResult
+    from gitml.artifacts.maintenance import GCResult, VerifyResult
+    from gitml.artifacts.remotes import RemoteInfo
+
+__all__ = [
+    "InitResult",
+    "RunDetails",
+    "commit",
+    "fetch",
+    "gc",
+    "get",
+    "init",
+    "list_runs",
+    "ls",
+    "pull",
+    "push",
+    "remote_add",
+    "remote_list",
+    "remote_remove",
+    "run",
+    "search_runs",
+    "show_run",
+    "status",
+    "verify",
+]
 
 
 def _workspace(repo: StrPath | None) -> Workspace:
@@ -52,6 +79,7 @@ def run(
     params: Sequence[str] = (),
     tags: Sequence[str] = (),
     commit: bool = False,
+    artifacts: Sequence[str] = (),
     stdout: IO[bytes] | None = None,
     stderr: IO[bytes] | None = None,
 ) -> CommandResult:
@@ -64,6 +92,7 @@ def run(
         params=parse_param_assignments(params),
         tags=parse_assignments(tags, option="--tag"),
         commit=commit,
+        artifacts=artifacts,
         stdout=stdout,
         stderr=stderr,
     )
@@ -122,3 +151,165 @@ def commit(refs: Sequence[str], *, repo: StrPath | None = None) -> str | None:
     ws = _workspace(repo)
     store = RunStore(ws)
     return commit_runs([store.resolve(r) for r in refs], workspace=ws)
+
+
+# -- artifacts ---------------------------------------------------------------------------------------
+
+
+def push(
+    runs: Sequence[str] = (),
+    *,
+    repo: StrPath | None = None,
+    remote: str | None = None,
+    all_commits: bool = False,
+    jobs: int | None = None,
+    rescan: bool = False,
+) -> TransferResult:
+    """Upload the artifacts of these runs (default: every run in the work tree) that the remote lacks."""
+    ws = _workspace(repo)
+    return transfer.push(
+        ws, remote=remote, run_ids=_run_ids(ws, runs), all_commits=all_commits, jobs=jobs, rescan=rescan
+    )
+
+
+def fetch(
+    runs: Sequence[str] = (),
+    *,
+    repo: StrPath | None = None,
+    remote: str | None = None,
+    all_commits: bool = False,
+    jobs: int | None = None,
+) -> TransferResult:
+    """Download into the cache the objects these runs reference and the cache lacks."""
+    ws = _workspace(repo)
+    return transfer.fetch(ws, remote=remote, run_ids=_run_ids(ws, runs), all_commits=all_commits, jobs=jobs)
+
+
+def pull(
+    runs: Sequence[str] = (),
+    *,
+    repo: StrPath | None = None,
+    remote: str | None = None,
+    jobs: int | None = None,
+    force: bool = False,
+) -> TransferResult:
+    """``fetch``, then restore the workspace outputs (``gitml run --artifact``) that are missing."""
+    from gitml.artifacts.refs import worktree_runs
+
+    ws = _workspace(repo)
+    run_ids = _run_ids(ws, runs)
+    result = transfer.fetch(ws, remote=remote, run_ids=run_ids, jobs=jobs)
+    transfer.restore_outputs(ws, worktree_runs(ws, run_ids), force=force, result=result)
+    return result
+
+
+def status(
+    runs: Sequence[str] = (),
+    *,
+    repo: StrPath | None = None,
+    remote: str | None = None,
+    jobs: int | None = None,
+    rescan: bool = False,
+    local_only: bool = False,
+) -> StatusResult:
+    """What the runs' artifacts lack locally and on the remote."""
+    ws = _workspace(repo)
+    return transfer.status(
+        ws, remote=remote, run_ids=_run_ids(ws, runs), jobs=jobs, rescan=rescan, local_only=local_only
+    )
+
+
+def gc(
+    *,
+    repo: StrPath | None = None,
+    remote: str | None = None,
+    cloud: bool = False,
+    grace_days: float | None = None,
+    all_commits: bool = False,
+    dry_run: bool = False,
+) -> GCResult:
+    """Remove unreferenced objects older than the grace period from the cache (or the remote)."""
+    from gitml.artifacts.maintenance import gc as collect
+
+    return collect(
+        _workspace(repo),
+        remote=remote,
+        cloud=cloud,
+        grace_days=grace_days,
+        all_commits=all_commits,
+        dry_run=dry_run,
+    )
+
+
+def verify(
+    *, repo: StrPath | None = None, remote: str | None = None, cloud: bool = False, jobs: int | None = None
+) -> VerifyResult:
+    """Re-hash the cache (or the remote) and name every bad object."""
+    from gitml.artifacts.maintenance import verify as check
+
+    return check(_workspace(repo), remote=remote, cloud=cloud, jobs=jobs)
+
+
+def get(
+    uri: str,
+    *,
+    repo: StrPath | None = None,
+    out: StrPath | None = None,
+    rev: str | None = None,
+    remote: str | None = None,
+    jobs: int | None = None,
+) -> GetResult:
+    """Download ``runs:/<run>/<path>`` (a file or a directory), verified."""
+    from gitml.artifacts.access import get as fetch_artifact
+
+    return fetch_artifact(_workspace(repo), uri, out=out, rev=rev, remote=remote, jobs=jobs)
+
+
+def ls(
+    uri: str,
+    *,
+    repo: StrPath | None = None,
+    rev: str | None = None,
+    recursive: bool = False,
+    remote: str | None = None,
+) -> list[ArtifactInfo]:
+    """The artifacts under ``runs:/<run>[/<path>]``."""
+    from gitml.artifacts.access import ls as list_artifacts
+
+    return list_artifacts(_workspace(repo), uri, rev=rev, recursive=recursive, remote=remote)
+
+
+def remote_add(
+    name: str,
+    url: str,
+    *,
+    repo: StrPath | None = None,
+    default: bool = False,
+    endpoint_url: str | None = None,
+    local: bool = False,
+    force: bool = False,
+) -> RemoteInfo:
+    from gitml.artifacts.remotes import add_remote
+
+    return add_remote(
+        _workspace(repo), name, url, default=default, endpoint_url=endpoint_url, local=local, force=force
+    )
+
+
+def remote_list(*, repo: StrPath | None = None) -> list[RemoteInfo]:
+    from gitml.artifacts.remotes import list_remotes
+
+    return list_remotes(_workspace(repo))
+
+
+def remote_remove(name: str, *, repo: StrPath | None = None) -> None:
+    from gitml.artifacts.remotes import remove_remote
+
+    remove_remote(_workspace(repo), name)
+
+
+def _run_ids(ws: Workspace, refs: Sequence[str]) -> list[str] | None:
+    if not refs:
+        return None
+    store = RunStore(ws)
+    return [store.resolve(r) for r in refs]

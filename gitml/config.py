@@ -15,7 +15,16 @@ from typing import Any
 from gitml import _yaml
 from gitml.exceptions import ConfigError
 
-__all__ = ["DEFAULT_CONFIG_TEXT", "FORMAT_VERSION", "Config", "RunConfig", "load_config", "parse_config"]
+__all__ = [
+    "DEFAULT_CONFIG_TEXT",
+    "FORMAT_VERSION",
+    "ArtifactsConfig",
+    "Config",
+    "RemoteConfig",
+    "RunConfig",
+    "load_config",
+    "parse_config",
+]
 
 #: Version of the on-disk repository format (docs/format.md).
 FORMAT_VERSION = 1
@@ -36,6 +45,15 @@ run:
   # fsync each run's final run.yaml before it replaces the old one (costs ~0.1-1 ms per run).
   # Replacement is atomic either way; turn this on where power-loss safety matters more.
   fsync: false
+cache:
+  # Where objects are kept (relative to the repository, or absolute for a shared cache);
+  # usually set per machine in config.local.yaml.
+  dir: .gitml/cache
+  # How artifacts are placed in the work tree, first that works: reflink, hardlink, symlink, copy.
+  # hardlink/symlink share the cache's read-only file; reflink and copy give an independent file.
+  link: [reflink, copy]
+# Object storage: `gitml remote add NAME URL --default`. URLs only -- credentials come from the
+# environment, ~/.aws or config.local.yaml.
 """
 
 
@@ -48,10 +66,30 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class RemoteConfig:
+    name: str
+    url: str
+    endpoint_url: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArtifactsConfig:
+    cache_dir: str = ".gitml/cache"
+    link: tuple[str, ...] = ("reflink", "copy")
+    shared: bool = False
+    jobs: int | None = None
+    gc_grace_days: float = 7.0
+    default_remote: str | None = None
+    remotes: Mapping[str, RemoteConfig] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     format: int = FORMAT_VERSION
     experiment: str = "default"
     run: RunConfig = field(default_factory=RunConfig)
+    artifacts: ArtifactsConfig = field(default_factory=ArtifactsConfig)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -110,8 +148,91 @@ def parse_config(data: Mapping[str, Any], *, source: str = "config.yaml") -> Con
             log_limit=limit,
             fsync=_bool(run.get("fsync", False), "run.fsync"),
         ),
+        artifacts=_parse_artifacts(data, source),
         raw=data,
     )
+
+
+#: Remote options that are secrets: refused in the committed config.yaml.
+SECRET_OPTIONS = ("access_key_id", "secret_access_key", "session_token", "password", "token")
+_REMOTE_OPTIONS = ("endpoint_url", "profile", "region", "anon", *SECRET_OPTIONS)
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+def check_remote_name(name: object) -> str:
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name) > 64
+        or not set(name) <= _NAME_CHARS
+        or name.startswith(("-", "."))
+    ):
+        raise ConfigError(
+            f"invalid remote name {name!r}", hint="use letters, digits, '_', '-' and '.' (not leading)"
+        )
+    return name
+
+
+def _parse_artifacts(data: Mapping[str, Any], source: str) -> ArtifactsConfig:
+    cache = data.get("cache") or {}
+    if not isinstance(cache, Mapping):
+        raise ConfigError(f"{source}: 'cache' must be a mapping")
+    cache_dir = cache.get("dir", ArtifactsConfig.cache_dir)
+    if not isinstance(cache_dir, str) or not cache_dir.strip():
+        raise ConfigError(f"{source}: cache.dir must be a path")
+    link = _str_list(cache.get("link", list(ArtifactsConfig.link)), "cache.link")
+    jobs = cache.get("jobs")
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
+        raise ConfigError(f"{source}: cache.jobs must be a positive integer, not {jobs!r}")
+    grace = cache.get("gc_grace_days", ArtifactsConfig.gc_grace_days)
+    if not isinstance(grace, (int, float)) or isinstance(grace, bool) or grace < 0:
+        raise ConfigError(f"{source}: cache.gc_grace_days must be a number of days, not {grace!r}")
+    remotes_raw = data.get("remotes") or {}
+    if not isinstance(remotes_raw, Mapping):
+        raise ConfigError(f"{source}: 'remotes' must map names to {{url: ...}}")
+    remotes: dict[str, RemoteConfig] = {}
+    for name, spec in remotes_raw.items():
+        check_remote_name(name)
+        if isinstance(spec, str):
+            spec = {"url": spec}
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("url"), str):
+            raise ConfigError(f"{source}: remote {name!r} needs a url")
+        unknown = set(spec) - {"url", *_REMOTE_OPTIONS}
+        if unknown:
+            raise ConfigError(f"{source}: remote {name!r} has unknown options: {', '.join(sorted(unknown))}")
+        endpoint = spec.get("endpoint_url")
+        options = {k: v for k, v in spec.items() if k not in ("url", "endpoint_url")}
+        remotes[name] = RemoteConfig(
+            name, spec["url"], endpoint if isinstance(endpoint, str) else None, options
+        )
+    default = data.get("default_remote")
+    if default is not None and default not in remotes:
+        raise ConfigError(f"{source}: default_remote {default!r} is not one of the remotes")
+    return ArtifactsConfig(
+        cache_dir=cache_dir,
+        link=link,
+        shared=_bool(cache.get("shared", False), "cache.shared"),
+        jobs=jobs,
+        gc_grace_days=float(grace),
+        default_remote=default,
+        remotes=remotes,
+    )
+
+
+def check_no_secrets(data: Mapping[str, Any], *, source: str) -> None:
+    """The committed config may name remotes but never hold their credentials."""
+    remotes = data.get("remotes")
+    if not isinstance(remotes, Mapping):
+        return
+    for name, spec in remotes.items():
+        if isinstance(spec, Mapping):
+            found = [k for k in SECRET_OPTIONS if k in spec]
+            if found:
+                raise ConfigError(
+                    f"{source}: remote {name!r} holds credentials ({', '.join(found)}) "
+                    "in the committed config",
+                    hint="move them to .gitml/config.local.yaml (not committed) or the environment",
+                )
 
 
 def _read_yaml(path: Path) -> Mapping[str, Any]:
@@ -134,5 +255,34 @@ def _read_yaml(path: Path) -> Mapping[str, Any]:
 
 def load_config(gitml_dir: Path) -> Config:
     """Read config.yaml with config.local.yaml laid over it."""
-    merged = _merge(dict(_read_yaml(gitml_dir / "config.yaml")), _read_yaml(gitml_dir / "config.local.yaml"))
+    committed = _read_yaml(gitml_dir / "config.yaml")
+    check_no_secrets(committed, source=str(gitml_dir / "config.yaml"))
+    merged = _merge(dict(committed), _read_yaml(gitml_dir / "config.local.yaml"))
     return parse_config(merged, source=str(gitml_dir / "config.yaml"))
+
+
+def set_top_level(text: str, key: str, block: str | None) -> str:
+    """Replace (or append, or with None remove) the top-level ``key:`` block of a YAML text.
+
+    Comments and every other section are kept as they are; ``block`` is the
+    YAML for ``key`` including its ``key:`` line.
+    """
+    lines = text.splitlines(keepends=True)
+    start = end = None
+    for i, line in enumerate(lines):
+        if start is None:
+            if line.startswith(f"{key}:"):
+                start = i
+        elif line.strip() and not line.startswith((" ", "\t", "#")):
+            end = i
+            break
+    if start is not None:
+        end = len(lines) if end is None else end
+        while end > start + 1 and lines[end - 1].startswith("#"):
+            end -= 1
+        lines[start:end] = [block] if block else []
+    elif block:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines.append(block)
+    return "".join(lines)

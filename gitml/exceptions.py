@@ -13,11 +13,17 @@ process exit code the CLI uses for it, and an optional one-line ``hint``::
     ├── NotFoundError (4)
     │   ├── RepoNotFoundError       not inside a git repository / not initialised
     │   ├── RevisionNotFoundError   --rev names nothing
-    │   └── RunNotFoundError        unknown run id
+    │   ├── RunNotFoundError        unknown run id
+    │   ├── ArtifactNotFoundError   no such artifact path in a run
+    │   ├── ObjectMissingError      an object in neither the cache nor the remote
+    │   └── RemoteNotFoundError     no remote of that name / none configured
     ├── AmbiguousRunError (5)       a run-id prefix matches several runs
     ├── CorruptRunError (6)         a run folder whose files do not parse
     ├── GitError (7)                git refused (index.lock, no identity, ...)
     ├── NoActiveRunError (8)        log_* on a run that has ended
+    ├── StoreError (9)              remote storage unreachable or failing after retries
+    │   └── StoreAuthError          credentials refused (no retry)
+    ├── IntegrityError (10)         an object whose hash or size is wrong
     └── CommandError (127)          ``gitml run`` could not start the command (127, as a shell)
 
 Foreign exceptions (dulwich, OSError, yaml) are translated where they enter
@@ -30,20 +36,26 @@ from typing import ClassVar
 
 __all__ = [
     "AmbiguousRunError",
+    "ArtifactNotFoundError",
     "CommandError",
     "ConfigError",
     "CorruptRunError",
     "FilterSyntaxError",
     "GitError",
     "GitMLError",
+    "IntegrityError",
     "InvalidNameError",
     "InvalidValueError",
     "NoActiveRunError",
     "NotFoundError",
+    "ObjectMissingError",
     "ParamConflictError",
+    "RemoteNotFoundError",
     "RepoNotFoundError",
     "RevisionNotFoundError",
     "RunNotFoundError",
+    "StoreAuthError",
+    "StoreError",
     "UsageError",
 ]
 
@@ -117,6 +129,18 @@ class RunNotFoundError(NotFoundError):
     """No run has this id (or id prefix)."""
 
 
+class ArtifactNotFoundError(NotFoundError):
+    """A run has no artifact at the path asked for."""
+
+
+class ObjectMissingError(NotFoundError):
+    """An object that is in neither the cache nor the remote asked."""
+
+
+class RemoteNotFoundError(NotFoundError):
+    """No remote has that name, or no remote is configured at all."""
+
+
 class AmbiguousRunError(GitMLError):
     """A run-id prefix that matches more than one run."""
 
@@ -145,3 +169,19 @@ class CommandError(GitMLError):
     """``gitml run`` could not start the command it was given (exit 127, as in a shell)."""
 
     exit_code = 127
+
+
+class StoreError(GitMLError):
+    """Remote object storage failed: unreachable, timing out or erroring after bounded retries."""
+
+    exit_code = 9
+
+
+class StoreAuthError(StoreError):
+    """The storage refused the credentials (403, bad key, bad signature); never retried."""
+
+
+class IntegrityError(GitMLError):
+    """An object whose content does not match its hash or size (a corrupt cache or remote copy)."""
+
+    exit_code = 10

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from gitml.exceptions import InvalidNameError
 
-__all__ = ["check_key", "check_relpath", "contained_path"]
+__all__ = ["check_key", "check_relpath", "check_source", "contained_path"]
 
 _KEY_RE = re.compile(r"[A-Za-z0-9_\-. /:]+")
 MAX_KEY_LENGTH = 250
@@ -76,3 +76,26 @@ def contained_path(root: str | os.PathLike[str], relpath: str, *, what: str = "p
     if resolved != base and base not in resolved.parents:
         raise InvalidNameError(f"{what} {relpath!r} leads outside {base} (through a symlink)")
     return target
+
+
+def check_source(path: str | os.PathLike[str], *, repo_root: str | os.PathLike[str]) -> Path:
+    """A file or directory about to be read into the cache; refuse symlinks that lead out of the repo.
+
+    A path that is (or passes through) a symlink must resolve inside ``repo_root``
+    and not into its ``.git/`` folder; a plain path may be anywhere the caller
+    named (``/tmp/model.bin``).
+    """
+    given = Path(path)
+    absolute = given if given.is_absolute() else Path.cwd() / given
+    resolved = absolute.resolve()
+    if resolved == Path(os.path.abspath(absolute)):
+        return resolved
+    root = Path(repo_root).resolve()
+    git_dir = root / ".git"
+    inside = resolved == root or root in resolved.parents
+    if not inside or resolved == git_dir or git_dir in resolved.parents:
+        raise InvalidNameError(
+            f"{os.fspath(path)!r} is a symlink to {str(resolved)!r}, outside the repository or inside .git/",
+            hint="copy the file into the repository, or log the real path",
+        )
+    return resolved

@@ -131,6 +131,61 @@ class GitRepo:
             obj = self._repo[sha]
         return {e.path.decode("utf-8", "replace"): (e.mode, e.sha.decode()) for e in obj.iteritems()}
 
+    def ref_commits(self) -> dict[str, str]:
+        """Every branch and tag (and HEAD) -> the commit it points at (tags peeled)."""
+        out: dict[str, str] = {}
+        refs = self._repo.refs
+        for name in refs.allkeys():
+            if not (name == b"HEAD" or name.startswith((b"refs/heads/", b"refs/tags/", b"refs/remotes/"))):
+                continue
+            try:
+                sha = refs[name]
+                obj = self._repo[sha]
+                while obj.type_name == b"tag":
+                    obj = self._repo[obj.object[1]]
+            except KeyError:
+                continue
+            if obj.type_name == b"commit":
+                out[name.decode("utf-8", "replace")] = obj.id.decode("ascii")
+        return out
+
+    def history(self, commits: Sequence[str]) -> Iterator[str]:
+        """Every commit reachable from ``commits`` (each once)."""
+        seen: set[bytes] = set()
+        stack = [c.encode() for c in commits]
+        while stack:
+            sha = stack.pop()
+            if sha in seen:
+                continue
+            seen.add(sha)
+            try:
+                commit = self._repo[sha]
+            except KeyError:  # a shallow clone's boundary
+                continue
+            yield sha.decode("ascii")
+            stack.extend(commit.parents)
+
+    def blobs_named(
+        self, commit: str, directory: str, name: str, *, seen_trees: set[str] | None = None
+    ) -> Iterator[tuple[str, str]]:
+        """(sub-directory, blob sha) of each ``directory/<sub>/<name>`` at ``commit``.
+
+        Trees listed in ``seen_trees`` are skipped (and new ones added), so walking
+        many commits that share run folders reads each folder once.
+        """
+        seen = seen_trees if seen_trees is not None else set()
+        entries = self.list_tree(commit, directory)
+        target = name.encode()
+        for sub, (mode, tree_sha) in entries.items():
+            if not stat.S_ISDIR(mode) or tree_sha in seen:
+                continue
+            seen.add(tree_sha)
+            try:
+                _mode, blob = self._repo[tree_sha.encode()][target]
+            except KeyError:
+                continue
+            yield sub, blob.decode("ascii")
+
     def read_blob(self, sha: str) -> bytes:
         data: bytes = self._repo[sha.encode()].as_raw_string()
         return data

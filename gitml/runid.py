@@ -15,7 +15,7 @@ import time
 
 from gitml.exceptions import InvalidNameError
 
-__all__ = ["RUN_ID_LENGTH", "check_run_id", "new_run_id", "run_id_time_ms"]
+__all__ = ["RUN_ID_LENGTH", "check_run_id", "is_run_id", "new_run_id", "run_id_time_ms"]
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _DECODE = {c: i for i, c in enumerate(_ALPHABET)}
@@ -47,6 +47,10 @@ def new_run_id(*, now_ms: int | None = None) -> str:
             rand = int.from_bytes(os.urandom(10), "big")
         _last = (ms, rand)
     return _encode(ms, 10) + _encode(rand, 16)
+
+
+def is_run_id(value: str) -> bool:
+    return _RUN_ID_RE.fullmatch(value) is not None
 
 
 def check_run_id(value: object) -> str:

@@ -14,7 +14,7 @@ import gitml
 from gitml import exceptions
 
 PACKAGE = Path(gitml.__file__).resolve().parent
-HEAVY = ("yaml", "dulwich", "pandas", "numpy")
+HEAVY = ("yaml", "dulwich", "pandas", "numpy", "fsspec", "s3fs", "botocore", "matplotlib", "PIL")
 
 
 # -- exports --------------------------------------------------------------------------------------
@@ -191,9 +191,10 @@ def test_pandas_only_in_query() -> None:
     assert importers_of("pandas") <= {"gitml/tracking/query.py"}
 
 
-@pytest.mark.parametrize("top", ["fsspec", "s3fs", "boto3", "botocore"])
-def test_object_storage_libraries_not_imported_yet(top: str) -> None:
-    assert importers_of(top) == set()
+@pytest.mark.parametrize("top", ["fsspec", "s3fs", "boto3", "botocore", "aiobotocore"])
+def test_object_storage_libraries_only_in_the_store(top: str) -> None:
+    """DESIGN.md: store is the only place that knows fsspec/s3fs (and nothing imports boto directly)."""
+    assert importers_of(top) <= {"gitml/store/remote.py"}
 
 
 def test_nothing_outside_cli_imports_cli() -> None:

@@ -39,6 +39,11 @@ class GitMLGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Aborted.", err=True)
             ctx.exit(130)
+        except BrokenPipeError:
+            # `gitml ls ... | head`: the reader left; say nothing more, as other tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            ctx.exit(141)
         except Exception as exc:
             if _traceback_wanted(ctx):
                 raise
@@ -109,6 +114,13 @@ def init(repo: str | None) -> None:
 )
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag (repeatable).")
 @click.option("--commit", is_flag=True, help="Commit the run's folder (and nothing else) when it ends.")
+@click.option(
+    "--artifact",
+    "artifacts",
+    multiple=True,
+    metavar="PATH",
+    help="A file or directory the command writes: stored by hash as an output of the run (repeatable).",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
 @click.pass_context
 def run(
@@ -118,6 +130,7 @@ def run(
     params: tuple[str, ...],
     tags: tuple[str, ...],
     commit: bool,
+    artifacts: tuple[str, ...],
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND as a tracked run: gitml run [OPTIONS] -- COMMAND [ARGS]...
@@ -131,7 +144,14 @@ def run(
 
     argv = list(command[1:] if command and command[0] == "--" else command)
     result = api.run(
-        argv, repo=ctx.obj, name=name, experiment=experiment, params=params, tags=tags, commit=commit
+        argv,
+        repo=ctx.obj,
+        name=name,
+        experiment=experiment,
+        params=params,
+        tags=tags,
+        commit=commit,
+        artifacts=artifacts,
     )
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -147,9 +167,22 @@ def main() -> None:
     cli(prog_name="gitml")
 
 
-from gitml.cli.runs import runs  # noqa: E402 - registered after the group exists
+from gitml.cli import artifacts as _artifacts  # noqa: E402 - registered after the group exists
+from gitml.cli.runs import runs  # noqa: E402
 
 cli.add_command(runs)
+for _command in (
+    _artifacts.push,
+    _artifacts.pull,
+    _artifacts.fetch,
+    _artifacts.status,
+    _artifacts.gc,
+    _artifacts.verify,
+    _artifacts.get,
+    _artifacts.ls,
+    _artifacts.remote,
+):
+    cli.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -218,14 +218,21 @@ def run_command(
     params: Mapping[str, Any] | None = None,
     tags: Mapping[str, Any] | None = None,
     commit: bool = False,
+    artifacts: Sequence[str] = (),
     cwd: str | None = None,
     stdout: IO[bytes] | None = None,
     stderr: IO[bytes] | None = None,
 ) -> CommandResult:
-    """Run ``argv`` as a tracked run and return how it ended (the run is kept whatever happens)."""
+    """Run ``argv`` as a tracked run and return how it ended (the run is kept whatever happens).
+
+    ``artifacts`` are paths (relative to the command's directory) that the command
+    writes; after it ends, each one that exists is stored as an output artifact
+    under its path in the repository.
+    """
     if not argv:
         raise UsageError("no command to run", hint="gitml run -- python train.py")
     workdir = Path(cwd or os.getcwd())
+    outputs = [_output_path(workspace, workdir, a) for a in artifacts]
     workspace.ensure_initialized()
     config = workspace.config.run
     all_params: dict[str, Any] = {}
@@ -249,6 +256,7 @@ def run_command(
             run.log_params(all_params)
         status, exit_code = _execute(argv, run, workspace, workdir, config.log_limit, stdout, stderr)
         warnings += _collect_metrics(run, workdir, config.metrics_files, run.info.start_time)
+        warnings += _log_outputs(run, workspace, outputs)
     except CommandError:
         status, exit_code = FAILED, CommandError.exit_code
         raise
@@ -260,6 +268,42 @@ def run_command(
     if commit:
         result.commit = commit_runs([run.run_id], workspace=workspace)
     return result
+
+
+def _output_path(workspace: Workspace, workdir: Path, given: str) -> tuple[Path, str]:
+    """(absolute path, repository-relative artifact path) of an --artifact; refused outside the repo."""
+    absolute = Path(os.path.abspath(workdir / given))
+    try:
+        rel = absolute.relative_to(workspace.root).as_posix()
+    except ValueError:
+        raise UsageError(
+            f"--artifact {given!r} is outside the repository",
+            hint="outputs are recorded by their path in the repository",
+        ) from None
+    if rel == "." or rel == ".git" or rel.startswith((".git/", ".gitml/")) or rel == ".gitml":
+        raise UsageError(f"--artifact {given!r} names gitml's or git's own files")
+    from gitml.paths import check_relpath
+
+    check_relpath(rel, what="--artifact path")
+    return absolute, rel
+
+
+def _log_outputs(
+    run: fluent.ActiveRun, workspace: Workspace, outputs: Sequence[tuple[Path, str]]
+) -> list[str]:
+    if not outputs:
+        return []
+    from gitml.artifacts.log import log_paths
+
+    present = [(path, rel) for path, rel in outputs if path.exists() or path.is_symlink()]
+    warnings = [
+        f"--artifact {rel}: the command did not create it"
+        for path, rel in outputs
+        if (path, rel) not in present
+    ]
+    if present:
+        log_paths(workspace, Path(run.path), present, output=True)
+    return warnings
 
 
 def _execute(

@@ -209,6 +209,44 @@ class ActiveRun:
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self.info = self._check_open().update_info(tags=check_tags(tags))
 
+    # -- artifacts (bytes go to the cache; artifacts.yaml records path -> hash) ------------------
+
+    def log_artifact(self, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        from gitml.artifacts import log
+
+        self._check_open()
+        log.log_artifact(self.workspace, self._writer.dir, local_path, artifact_path)
+
+    def log_artifacts(self, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+        from gitml.artifacts import log
+
+        self._check_open()
+        log.log_artifacts(self.workspace, self._writer.dir, local_dir, artifact_path)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        from gitml.artifacts import log
+
+        self._check_open()
+        log.log_text(self.workspace, self._writer.dir, text, artifact_file)
+
+    def log_dict(self, dictionary: Any, artifact_file: str) -> None:
+        from gitml.artifacts import log
+
+        self._check_open()
+        log.log_dict(self.workspace, self._writer.dir, dictionary, artifact_file)
+
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        from gitml.artifacts import log
+
+        self._check_open()
+        log.log_figure(self.workspace, self._writer.dir, figure, artifact_file)
+
+    def log_image(self, image: Any, artifact_file: str) -> None:
+        from gitml.artifacts import log
+
+        self._check_open()
+        log.log_image(self.workspace, self._writer.dir, image, artifact_file)
+
     def end(self, status: str = FINISHED, *, exit_code: int | None = None) -> None:
         """End the run with ``status`` (FINISHED, FAILED or KILLED). Ending twice does nothing."""
         if status not in FINAL_STATUSES:
@@ -386,6 +424,36 @@ def log_param(key: str, value: Any) -> Any:
 
 def log_params(params: Mapping[str, Any]) -> None:
     _current().log_params(params)
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    """Store a file as an artifact of the active run, at ``<artifact_path>/<file name>``."""
+    _current().log_artifact(local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    """Store a directory's contents as artifacts of the active run, under ``artifact_path``."""
+    _current().log_artifacts(local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    """Store a string as the artifact file ``artifact_file``."""
+    _current().log_text(text, artifact_file)
+
+
+def log_dict(dictionary: Any, artifact_file: str) -> None:
+    """Store a dict or list as JSON, or YAML when ``artifact_file`` ends in .yaml/.yml."""
+    _current().log_dict(dictionary, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str) -> None:
+    """Store a matplotlib figure, in the format of ``artifact_file``'s extension."""
+    _current().log_figure(figure, artifact_file)
+
+
+def log_image(image: Any, artifact_file: str) -> None:
+    """Store a numpy array or PIL image as an image file."""
+    _current().log_image(image, artifact_file)
 
 
 def set_tag(key: str, value: Any) -> None:

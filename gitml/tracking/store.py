@@ -94,6 +94,10 @@ class RunStore:
             return None
         return self.workspace.repo.read_blob(entries[name][1])
 
+    def read_file(self, run_id: str, name: str) -> tuple[bytes | None, str]:
+        """A file of a run folder (None if absent) and where it was read, for messages."""
+        return self._read(run_id, name), self._where(run_id, name)
+
     def run_ids(self) -> list[str]:
         """Every run id, oldest first (ids sort by creation time)."""
         if self.commit is None:

@@ -1,0 +1,323 @@
+"""The local content-addressed cache: ``.gitml/cache/sha256/ab/cdef...`` (or a shared folder).
+
+Files enter the cache by being hashed while they are copied (each byte read
+once) into ``tmp/`` and renamed into place read-only: a reader never sees a
+partial object, and two processes adding the same object both succeed. Objects
+leave it by reflink, hardlink, symlink or a verified copy, in the order the
+config asks (default: reflink, else copy -- a workspace file edited in place
+can then never corrupt the cache).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import secrets
+import stat
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from gitml.artifacts.hashing import ALGORITHM, copy_hashing, hash_bytes, hash_file, is_oid
+from gitml.artifacts.manifest import FileEntry, Manifest, parse_manifest
+from gitml.exceptions import (
+    ConfigError,
+    GitMLError,
+    IntegrityError,
+    InvalidNameError,
+    ObjectMissingError,
+    StoreError,
+)
+from gitml.paths import check_relpath, check_source, contained_path
+from gitml.store.base import StoredObject, object_key
+from gitml.store.local import copy_verified
+
+__all__ = ["LINK_TYPES", "Cache", "walk_files"]
+
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
+#: Files up to this size are read whole, hashed, and written only if the cache lacks them.
+_SMALL = 4 * 1024 * 1024
+_FICLONE = 0x40049409
+
+
+def _disk_error(exc: OSError, what: str) -> GitMLError:
+    if exc.errno == errno.ENOSPC:
+        return StoreError(f"no space left on device while writing {what}", hint="free some space (gitml gc)")
+    return StoreError(f"cannot write {what}: {exc.strerror or exc}")
+
+
+def walk_files(src: Path, *, repo_root: Path) -> list[tuple[str, Path]]:
+    """Every file under ``src`` as (relative posix path, absolute path), validated and sorted.
+
+    Symlinks to files inside the repository are followed; a symlink leading
+    outside it or into ``.git/``, or to a directory, is refused.
+    """
+    out: list[tuple[str, Path]] = []
+    stack: list[tuple[str, str]] = [("", str(src))]
+    while stack:
+        rel_dir, abs_dir = stack.pop()
+        try:
+            entries = list(os.scandir(abs_dir))
+        except OSError as exc:
+            raise InvalidNameError(f"cannot read directory {abs_dir}: {exc.strerror}") from exc
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            check_relpath(rel, what="file name")
+            if entry.is_symlink():
+                target = check_source(entry.path, repo_root=repo_root)
+                if target.is_dir():
+                    raise InvalidNameError(
+                        f"{entry.path!r} is a symlink to a directory; gitml does not follow those",
+                        hint="log the directory it points to instead",
+                    )
+                if target.is_file():
+                    out.append((rel, target))
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((rel, entry.path))
+            elif entry.is_file(follow_symlinks=False):
+                out.append((rel, Path(entry.path)))
+    out.sort()
+    return out
+
+
+class Cache:
+    def __init__(
+        self, root: Path, *, link: Sequence[str] = ("reflink", "copy"), shared: bool = False
+    ) -> None:
+        for kind in link:
+            if kind not in LINK_TYPES:
+                raise ConfigError(
+                    f"cache.link: unknown link type {kind!r} (choose from {', '.join(LINK_TYPES)})"
+                )
+        self.root = Path(root)
+        self.tmp = self.root / "tmp"
+        self.link = tuple(link) or ("copy",)
+        self.shared = shared
+
+    # -- layout ----------------------------------------------------------------------------------
+
+    def path(self, oid: str) -> Path:
+        return self.root / object_key(oid)
+
+    def has(self, oid: str) -> bool:
+        return os.path.exists(self.path(oid))
+
+    def size_of(self, oid: str) -> int | None:
+        try:
+            return os.stat(self.path(oid)).st_size
+        except FileNotFoundError:
+            return None
+
+    def tmp_path(self, hint: str = "obj") -> Path:
+        self._mkdir(self.tmp)
+        return self.tmp / f"{hint[:16]}.{os.getpid()}.{secrets.token_hex(6)}"
+
+    def _mkdir(self, path: Path) -> None:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            if self.shared:
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o2775)
+        except OSError as exc:
+            raise _disk_error(exc, f"the cache at {self.root}") from exc
+
+    def install(self, tmp: Path, oid: str) -> None:
+        """Make a complete, verified temp file the object ``oid`` (read-only, atomic rename)."""
+        final = self.path(oid)
+        try:
+            os.chmod(tmp, 0o444)
+            try:
+                os.replace(tmp, final)
+            except FileNotFoundError:
+                self._mkdir(final.parent)
+                os.replace(tmp, final)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise _disk_error(exc, f"cache object {oid[:12]}") from exc
+
+    # -- adding ------------------------------------------------------------------------------------
+
+    def add_bytes(self, data: bytes) -> tuple[str, int]:
+        oid = hash_bytes(data)
+        if not self.has(oid):
+            tmp = self.tmp_path(oid)
+            try:
+                with open(tmp, "xb") as fh:
+                    fh.write(data)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise _disk_error(exc, "the cache") from exc
+            self.install(tmp, oid)
+        return oid, len(data)
+
+    def add_file(self, src: Path) -> tuple[str, int]:
+        """Hash ``src`` while copying it in; returns (oid, size)."""
+        try:
+            size = os.stat(src).st_size
+            if size <= _SMALL:
+                with open(src, "rb") as fh:
+                    data = fh.read()
+                return self.add_bytes(data)
+        except IsADirectoryError as exc:
+            raise InvalidNameError(f"{src} is a directory", hint="use log_artifacts for a directory") from exc
+        except FileNotFoundError as exc:
+            raise InvalidNameError(f"no such file: {src}") from exc
+        tmp = self.tmp_path("large")
+        try:
+            src_fd = os.open(src, os.O_RDONLY)
+            try:
+                dst_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    oid, size = copy_hashing(src_fd, dst_fd)
+                finally:
+                    os.close(dst_fd)
+            finally:
+                os.close(src_fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise _disk_error(exc, "the cache") from exc
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        if self.has(oid):
+            os.unlink(tmp)
+        else:
+            self.install(tmp, oid)
+        return oid, size
+
+    def add_tree(self, src: Path, *, repo_root: Path, jobs: int = 8) -> tuple[Manifest, str]:
+        """Add every file under ``src`` and then its manifest; returns (manifest, manifest oid)."""
+        files = walk_files(src, repo_root=repo_root)
+
+        def add(item: tuple[str, Path]) -> FileEntry:
+            oid, size = self.add_file(item[1])
+            return FileEntry(item[0], oid, size)
+
+        if len(files) > 16 and jobs > 1:
+            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="gitml-hash") as pool:
+                entries = list(pool.map(add, files))
+        else:
+            entries = [add(item) for item in files]
+        manifest = Manifest(tuple(entries))
+        oid, _ = self.add_bytes(manifest.dumps())
+        return manifest, oid
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def read_manifest(self, oid: str) -> Manifest:
+        try:
+            data = self.path(oid).read_bytes()
+        except FileNotFoundError as exc:
+            raise ObjectMissingError(
+                f"directory manifest {oid[:12]} is not in the cache", hint="gitml fetch downloads it"
+            ) from exc
+        if hash_bytes(data) != oid:
+            self.discard(oid)
+            raise IntegrityError(
+                f"cache: manifest {oid[:12]} is corrupt and was removed",
+                hint="gitml fetch downloads it again",
+            )
+        return parse_manifest(data, where=f"manifest {oid[:12]}")
+
+    def verify(self, oid: str) -> bool:
+        try:
+            got, _ = hash_file(self.path(oid))
+        except FileNotFoundError:
+            return False
+        return got == oid
+
+    def discard(self, oid: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path(oid))
+
+    def objects(self) -> Iterator[StoredObject]:
+        base = self.root / ALGORITHM
+        try:
+            dirs = list(os.scandir(base))
+        except FileNotFoundError:
+            return
+        for d in dirs:
+            if len(d.name) != 2 or not d.is_dir(follow_symlinks=False):
+                continue
+            for f in os.scandir(d.path):
+                oid = d.name + f.name
+                if is_oid(oid) and f.is_file(follow_symlinks=False):
+                    st = f.stat(follow_symlinks=False)
+                    yield StoredObject(oid, st.st_size, st.st_mtime)
+
+    # -- checkout ----------------------------------------------------------------------------------
+
+    def checkout_file(self, oid: str, size: int, dst: Path, *, link: Sequence[str] | None = None) -> str:
+        """Place object ``oid`` at ``dst`` atomically; returns the link type used."""
+        src = self.path(oid)
+        if not src.exists():
+            raise ObjectMissingError(f"object {oid[:12]} for {dst} is not in the cache", hint="gitml fetch")
+        parent = dst.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        for stale in parent.glob(f".{dst.name}.gitml-tmp-*"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        tmp = parent / f".{dst.name}.gitml-tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        kinds = tuple(link or self.link)
+        try:
+            for kind in kinds:
+                if self._place(kind, src, tmp, oid=oid, size=size):
+                    os.replace(tmp, dst)
+                    return kind
+        except OSError as exc:
+            raise _disk_error(exc, str(dst)) from exc
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise StoreError(f"cannot place {dst}: none of {', '.join(kinds)} worked here")
+
+    def _place(self, kind: str, src: Path, tmp: Path, *, oid: str, size: int) -> bool:
+        if kind == "copy":
+            try:
+                copy_verified(src, tmp, oid=oid, size=size, what="cache")
+            except IntegrityError:
+                self.discard(oid)
+                raise
+            return True
+        try:
+            if kind == "hardlink":
+                os.link(src, tmp)
+            elif kind == "symlink":
+                os.symlink(src, tmp)
+            elif kind == "reflink":
+                src_fd = os.open(src, os.O_RDONLY)
+                try:
+                    dst_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    try:
+                        fcntl.ioctl(dst_fd, _FICLONE, src_fd)
+                    finally:
+                        os.close(dst_fd)
+                    os.chmod(tmp, stat.S_IMODE(os.stat(tmp).st_mode) | stat.S_IWUSR)
+                finally:
+                    os.close(src_fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            return False
+        return True
+
+    def checkout_tree(self, manifest: Manifest, dst: Path, *, prefix: str = "") -> int:
+        """Place every file of ``manifest`` (under ``prefix``) below ``dst``; returns how many."""
+        count = 0
+        for entry in manifest.under(prefix):
+            rel = entry.path[len(prefix) + 1 :] if prefix else entry.path
+            if not rel:
+                rel = entry.path.rsplit("/", 1)[-1]
+            target = contained_path(dst, rel, what="artifact path")
+            self.checkout_file(entry.oid, entry.size, target)
+            count += 1
+        return count

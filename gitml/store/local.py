@@ -1,0 +1,192 @@
+"""A folder as object store: the embedded default remote (``/path`` or ``file:///path``).
+
+Objects are written to ``<root>/tmp/`` while being hashed, checked, made
+read-only and renamed into place, so a reader (or a killed writer) never sees a
+partial object under its final name; two writers of the same object both
+succeed, the last rename wins with identical bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import BinaryIO
+
+from gitml.artifacts.hashing import ALGORITHM, copy_hashing, is_oid
+from gitml.exceptions import GitMLError, IntegrityError, ObjectMissingError, StoreError
+from gitml.store.base import (
+    ObjectStore,
+    Progress,
+    StoredObject,
+    Transfer,
+    TransferFailure,
+    object_key,
+)
+
+__all__ = ["LocalStore", "copy_verified", "run_parallel"]
+
+
+def run_parallel(
+    items: Sequence[Transfer],
+    one: Callable[[Transfer], None],
+    *,
+    jobs: int,
+    progress: Progress | None,
+) -> list[TransferFailure]:
+    """Apply ``one`` to each item on ``jobs`` threads; collect GitMLErrors as failures."""
+    failures: list[TransferFailure] = []
+    lock = threading.Lock()
+
+    def work(item: Transfer) -> None:
+        try:
+            one(item)
+        except GitMLError as exc:
+            with lock:
+                failures.append(TransferFailure(item.oid, exc))
+            return
+        if progress is not None:
+            progress(item.size, 1)
+
+    if jobs <= 1 or len(items) <= 1:
+        for item in items:
+            work(item)
+    else:
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="gitml-transfer") as pool:
+            for _ in pool.map(work, items):
+                pass
+    return failures
+
+
+def copy_verified(src: Path, dst_tmp: Path, *, oid: str, size: int, what: str) -> None:
+    """Copy ``src`` to ``dst_tmp`` while hashing; remove it and raise IntegrityError on a mismatch."""
+    try:
+        src_fd = os.open(src, os.O_RDONLY)
+    except FileNotFoundError as exc:
+        raise ObjectMissingError(f"{what}: object {oid[:12]} is missing") from exc
+    try:
+        dst_fd = os.open(dst_tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            got, got_size = copy_hashing(src_fd, dst_fd)
+        finally:
+            os.close(dst_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(dst_tmp)
+        raise
+    finally:
+        os.close(src_fd)
+    if got != oid or got_size != size:
+        with contextlib.suppress(OSError):
+            os.unlink(dst_tmp)
+        raise IntegrityError(
+            f"{what}: object {oid[:12]} is corrupt ({got_size} bytes hashing to {got[:12]}, "
+            f"expected {size} bytes)"
+        )
+
+
+class LocalStore(ObjectStore):
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.url = str(self.root)
+        self.tmp = self.root / "tmp"
+        self.default_jobs = min(8, 2 * (os.cpu_count() or 2))
+
+    def path(self, oid: str) -> Path:
+        return self.root / object_key(oid)
+
+    def _ensure_root(self) -> None:
+        try:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot create the remote folder: {exc.strerror}") from exc
+
+    def listing(self, *, prefix: str = "") -> Iterator[StoredObject]:
+        base = self.root / ALGORITHM
+        try:
+            dirs = sorted(os.scandir(base), key=lambda e: e.name)
+        except FileNotFoundError:
+            return
+        for d in dirs:
+            if len(d.name) != 2 or not d.name.startswith(prefix[:2]) or not d.is_dir(follow_symlinks=False):
+                continue
+            for f in os.scandir(d.path):
+                oid = d.name + f.name
+                if not oid.startswith(prefix) or not is_oid(oid) or not f.is_file(follow_symlinks=False):
+                    continue
+                st = f.stat(follow_symlinks=False)
+                yield StoredObject(oid, st.st_size, st.st_mtime)
+
+    def stat(self, oids: Sequence[str], *, jobs: int) -> dict[str, int | None]:
+        out: dict[str, int | None] = {}
+        for oid in oids:
+            try:
+                out[oid] = self.path(oid).stat().st_size
+            except FileNotFoundError:
+                out[oid] = None
+        return out
+
+    def _put(self, item: Transfer) -> None:
+        final = self.path(item.oid)
+        tmp = self.tmp / f"{item.oid}.{os.getpid()}.{secrets.token_hex(4)}"
+        try:
+            copy_verified(item.path, tmp, oid=item.oid, size=item.size, what="cache")
+            os.chmod(tmp, 0o444)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise StoreError(f"{self.url}: cannot write object {item.oid[:12]}: {exc.strerror}") from exc
+
+    def upload(
+        self, items: Sequence[Transfer], *, jobs: int, progress: Progress | None = None
+    ) -> list[TransferFailure]:
+        self._ensure_root()
+        return run_parallel(items, self._put, jobs=jobs, progress=progress)
+
+    def _get(self, item: Transfer) -> None:
+        try:
+            copy_verified(self.path(item.oid), item.path, oid=item.oid, size=item.size, what=self.url)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise StoreError(f"no space left writing {item.path}") from exc
+            raise StoreError(f"{self.url}: cannot read object {item.oid[:12]}: {exc.strerror}") from exc
+
+    def download(
+        self, items: Sequence[Transfer], *, jobs: int, progress: Progress | None = None
+    ) -> list[TransferFailure]:
+        return run_parallel(items, self._get, jobs=jobs, progress=progress)
+
+    def read(self, oid: str) -> bytes:
+        try:
+            return self.path(oid).read_bytes()
+        except FileNotFoundError as exc:
+            raise ObjectMissingError(f"{self.url}: object {oid[:12]} is missing") from exc
+
+    def open(self, oid: str) -> BinaryIO:
+        try:
+            return open(self.path(oid), "rb")
+        except FileNotFoundError as exc:
+            raise ObjectMissingError(f"{self.url}: object {oid[:12]} is missing") from exc
+
+    def delete(self, oids: Iterable[str]) -> None:
+        for oid in oids:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path(oid))
+
+    def clean_tmp(self, *, older_than: float) -> None:
+        """Remove temp files left by killed writers (older than ``older_than`` seconds)."""
+        import time
+
+        now = time.time()
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self.tmp):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat().st_mtime > older_than:
+                        os.unlink(entry.path)

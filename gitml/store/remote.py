@@ -1,0 +1,555 @@
+"""Object stores behind fsspec: S3 and S3-compatible servers through s3fs, and any other protocol.
+
+Transfers run as coroutines on the filesystem's event loop (s3fs is async), at
+most ``jobs`` at a time. Small objects are read, hashed and sent in one PUT;
+large ones are streamed in parts (S3 multipart upload, ``jobs``-bounded, so a
+multi-GB file never sits in memory) and the upload is completed only if the
+bytes hashed to the object's name, so nothing partial ever appears under a
+final key. Upload ids are journaled so an upload killed with SIGKILL is aborted
+by the next push. Downloads fetch byte ranges concurrently and are checked
+against hash and size before they count.
+
+The first credentials or connection failure stops the whole transfer: no
+retry storm of one failing request per object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
+
+from gitml.artifacts.hashing import ALGORITHM
+from gitml.exceptions import (
+    ConfigError,
+    GitMLError,
+    IntegrityError,
+    ObjectMissingError,
+    StoreError,
+)
+from gitml.store.base import (
+    ObjectStore,
+    Progress,
+    RemoteSpec,
+    StoredObject,
+    Transfer,
+    TransferFailure,
+    is_transient,
+    map_error,
+    object_key,
+    oid_from_key,
+)
+
+__all__ = ["FsspecStore", "open_fsspec_store"]
+
+T = TypeVar("T")
+
+#: Objects up to this size travel in one request.
+SMALL = 16 * 1024 * 1024
+#: Part size for multipart uploads and ranged downloads.
+PART = 8 * 1024 * 1024
+#: Parts of one file in flight at once.
+PARTS_IN_FLIGHT = 8
+
+_CREDENTIAL_OPTIONS = {
+    "access_key_id": "key",
+    "secret_access_key": "secret",
+    "session_token": "token",
+    "profile": "profile",
+}
+
+
+def _s3_filesystem(spec: RemoteSpec) -> Any:
+    try:
+        import s3fs
+    except ImportError as exc:
+        raise ConfigError(
+            f"remote {spec.name!r} is on S3 but s3fs is not installed", hint="pip install 'gitml[s3]'"
+        ) from exc
+    kwargs: dict[str, Any] = {
+        "skip_instance_cache": True,
+        "use_listings_cache": False,
+        "retries": 3,
+        "config_kwargs": {
+            "connect_timeout": 5,
+            "read_timeout": 60,
+            "retries": {"max_attempts": 3, "mode": "standard"},
+        },
+    }
+    client_kwargs: dict[str, Any] = {}
+    if spec.endpoint_url:
+        client_kwargs["endpoint_url"] = spec.endpoint_url
+    region = spec.options.get("region")
+    if region:
+        client_kwargs["region_name"] = str(region)
+    if client_kwargs:
+        kwargs["client_kwargs"] = client_kwargs
+    for option, arg in _CREDENTIAL_OPTIONS.items():
+        value = spec.options.get(option)
+        if value:
+            kwargs[arg] = str(value)
+    if spec.options.get("anon") is True:
+        kwargs["anon"] = True
+    return s3fs.S3FileSystem(**kwargs)
+
+
+def open_fsspec_store(spec: RemoteSpec, *, state_dir: Path | None = None) -> FsspecStore:
+    protocol, sep, path = spec.url.partition("://")
+    if not sep or not path.strip("/"):
+        raise ConfigError(
+            f"remote {spec.name!r}: cannot use URL {spec.url!r}", hint="e.g. s3://bucket/prefix"
+        )
+    if protocol in ("s3", "s3a"):
+        fs = _s3_filesystem(spec)
+    else:
+        try:
+            import fsspec
+
+            options = {k: v for k, v in spec.options.items() if k not in _CREDENTIAL_OPTIONS}
+            fs = fsspec.filesystem(protocol, **options)
+        except (ImportError, ValueError) as exc:
+            raise ConfigError(
+                f"remote {spec.name!r}: no filesystem for {protocol}:// ({exc})",
+                hint=f"install the fsspec package for {protocol}://",
+            ) from exc
+    return FsspecStore(fs, root=path.strip("/"), url=spec.url, state_dir=state_dir)
+
+
+class _Abort:
+    """Shared by the tasks of one transfer: the first fatal store error stops the rest."""
+
+    def __init__(self) -> None:
+        self.error: GitMLError | None = None
+
+
+class FsspecStore(ObjectStore):
+    def __init__(self, fs: Any, *, root: str, url: str, state_dir: Path | None = None) -> None:
+        self.fs = fs
+        self.root = root
+        self.url = url
+        self.state_dir = state_dir
+        self.is_async = bool(getattr(fs, "async_impl", False))
+        self.multipart = hasattr(fs, "_call_s3")
+        self.default_jobs = 16
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _key(self, oid: str) -> str:
+        return f"{self.root}/{object_key(oid)}"
+
+    def _run(self, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run a coroutine to completion on the filesystem's loop (or a private one)."""
+
+        async def wrapper() -> T:
+            return await factory()
+
+        if self.is_async:
+            from fsspec.asyn import sync
+
+            return sync(self.fs.loop, wrapper)  # type: ignore[no-any-return]
+        return asyncio.run(wrapper())
+
+    async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if self.is_async:
+            return await getattr(self.fs, "_" + name)(*args, **kwargs)
+        return await asyncio.to_thread(getattr(self.fs, name), *args, **kwargs)
+
+    async def _retry(self, action: str, factory: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
+        delay = 0.2
+        for attempt in range(attempts):
+            try:
+                return await factory()
+            except Exception as exc:
+                if attempt + 1 >= attempts or not is_transient(exc):
+                    raise map_error(exc, url=self.url, action=action) from exc
+                import random
+
+                await asyncio.sleep(random.uniform(0, delay))
+                delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _gather(
+        self,
+        items: Sequence[Transfer],
+        one: Callable[[Transfer], Awaitable[None]],
+        *,
+        jobs: int,
+        progress: Progress | None,
+    ) -> list[TransferFailure]:
+        failures: list[TransferFailure] = []
+        abort = _Abort()
+
+        async def guarded(item: Transfer, sem: asyncio.Semaphore) -> None:
+            async with sem:
+                if abort.error is not None:
+                    failures.append(TransferFailure(item.oid, abort.error))
+                    return
+                try:
+                    await one(item)
+                except IntegrityError as exc:
+                    failures.append(TransferFailure(item.oid, exc))
+                    return
+                except ObjectMissingError as exc:
+                    failures.append(TransferFailure(item.oid, exc))
+                    return
+                except GitMLError as exc:
+                    abort.error = abort.error or exc
+                    failures.append(TransferFailure(item.oid, exc))
+                    return
+                except Exception as exc:
+                    err = map_error(exc, url=self.url, action="transfer")
+                    abort.error = abort.error or err
+                    failures.append(TransferFailure(item.oid, err))
+                    return
+            if progress is not None:
+                progress(item.size, 1)
+
+        async def main() -> None:
+            sem = asyncio.Semaphore(max(1, jobs))
+            await asyncio.gather(*(guarded(item, sem) for item in items))
+
+        self._run(main)
+        return failures
+
+    # -- listing -------------------------------------------------------------------------------
+
+    def listing(self, *, prefix: str = "") -> Iterator[StoredObject]:
+        base = f"{self.root}/{ALGORITHM}"
+        if len(prefix) >= 2:
+            base += f"/{prefix[:2]}"
+
+        async def find() -> dict[str, Any]:
+            try:
+                found: dict[str, Any] = await self._retry(
+                    "listing", lambda: self._call("find", base, detail=True)
+                )
+                return found
+            except StoreError as exc:
+                if isinstance(exc.__cause__, FileNotFoundError):
+                    return {}
+                raise
+
+        found = self._run(find)
+        for path, info in found.items():
+            oid = oid_from_key(path)
+            if oid is None or not oid.startswith(prefix):
+                continue
+            modified = info.get("LastModified") or info.get("mtime") or info.get("created")
+            mtime: float | None = None
+            if hasattr(modified, "timestamp"):
+                mtime = modified.timestamp()
+            elif isinstance(modified, (int, float)):
+                mtime = float(modified)
+            yield StoredObject(oid, int(info.get("size") or 0), mtime)
+
+    def stat(self, oids: Sequence[str], *, jobs: int) -> dict[str, int | None]:
+        out: dict[str, int | None] = {}
+
+        async def one(oid: str, sem: asyncio.Semaphore) -> None:
+            async with sem:
+                try:
+                    info = await self._retry("checking an object", lambda: self._call("info", self._key(oid)))
+                    out[oid] = int(info.get("size") or 0)
+                except StoreError as exc:
+                    if isinstance(exc.__cause__, FileNotFoundError):
+                        out[oid] = None
+                    else:
+                        raise
+
+        async def main() -> None:
+            sem = asyncio.Semaphore(max(1, jobs))
+            await asyncio.gather(*(one(oid, sem) for oid in oids))
+
+        self._run(main)
+        return out
+
+    # -- upload --------------------------------------------------------------------------------
+
+    def upload(
+        self, items: Sequence[Transfer], *, jobs: int, progress: Progress | None = None
+    ) -> list[TransferFailure]:
+        self._abort_journaled_uploads()
+        return self._gather(items, self._put, jobs=jobs, progress=progress)
+
+    async def _put(self, item: Transfer) -> None:
+        if item.size > SMALL and self.multipart:
+            await self._put_multipart(item)
+            return
+        if item.size > SMALL:
+            await asyncio.to_thread(_check_file, item)
+            await self._retry("upload", lambda: self._call("put_file", str(item.path), self._key(item.oid)))
+            return
+        data = await asyncio.to_thread(_read_checked, item) if item.size > PART else _read_checked(item)
+        await self._retry("upload", lambda: self._call("pipe_file", self._key(item.oid), data))
+
+    async def _put_multipart(self, item: Transfer) -> None:
+        bucket, _, key = self._key(item.oid).partition("/")
+        s3 = self.fs._call_s3
+        created = await self._retry("upload", lambda: s3("create_multipart_upload", Bucket=bucket, Key=key))
+        upload_id = created["UploadId"]
+        self._journal(bucket, key, upload_id, add=True)
+        completed = False
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            sem = asyncio.Semaphore(PARTS_IN_FLIGHT)
+            tasks: list[asyncio.Task[dict[str, Any]]] = []
+
+            async def send(number: int, data: bytes) -> dict[str, Any]:
+                try:
+                    part = await self._retry(
+                        "upload",
+                        lambda: s3(
+                            "upload_part",
+                            Bucket=bucket,
+                            Key=key,
+                            UploadId=upload_id,
+                            PartNumber=number,
+                            Body=data,
+                        ),
+                    )
+                    return {"PartNumber": number, "ETag": part["ETag"]}
+                finally:
+                    sem.release()
+
+            with open(item.path, "rb") as fh:
+                number = 1
+                while True:
+                    await sem.acquire()
+                    data = await asyncio.to_thread(fh.read, PART)
+                    if not data:
+                        sem.release()
+                        break
+                    await asyncio.to_thread(digest.update, data)
+                    size += len(data)
+                    tasks.append(asyncio.ensure_future(send(number, data)))
+                    number += 1
+            parts = await asyncio.gather(*tasks)
+            if digest.hexdigest() != item.oid or size != item.size:
+                raise IntegrityError(
+                    f"cache: object {item.oid[:12]} is corrupt ({size} bytes, expected {item.size}); "
+                    "not uploaded",
+                    hint="gitml verify lists corrupt cache objects; log the artifact again to repair",
+                )
+            await self._retry(
+                "upload",
+                lambda: s3(
+                    "complete_multipart_upload",
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                ),
+            )
+            completed = True
+        finally:
+            if not completed:
+                with contextlib.suppress(Exception):
+                    await s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id)
+            self._journal(bucket, key, upload_id, add=False)
+
+    # -- the multipart journal: uploads a killed push left open --------------------------------
+
+    _journal_lock = threading.Lock()
+
+    def _journal_path(self) -> Path | None:
+        return None if self.state_dir is None else self.state_dir / "multipart-uploads.jsonl"
+
+    def _journal(self, bucket: str, key: str, upload_id: str, *, add: bool) -> None:
+        path = self._journal_path()
+        if path is None:
+            return
+        with self._journal_lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            line = json.dumps({"bucket": bucket, "key": key, "id": upload_id, "pid": os.getpid()})
+            entries = _read_journal(path)
+            if add:
+                entries.append(line)
+            else:
+                entries = [e for e in entries if json.loads(e)["id"] != upload_id]
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text("".join(e + "\n" for e in entries))
+            os.replace(tmp, path)
+
+    def _abort_journaled_uploads(self) -> None:
+        """Abort multipart uploads that a killed gitml process started (their pid is gone)."""
+        path = self._journal_path()
+        if path is None or not self.multipart:
+            return
+        with self._journal_lock:
+            entries = _read_journal(path)
+        stale = [json.loads(e) for e in entries if not _pid_alive(json.loads(e).get("pid", 0))]
+        if not stale:
+            return
+
+        async def abort_all() -> None:
+            for entry in stale:
+                with contextlib.suppress(Exception):
+                    await self.fs._call_s3(
+                        "abort_multipart_upload",
+                        Bucket=entry["bucket"],
+                        Key=entry["key"],
+                        UploadId=entry["id"],
+                    )
+
+        self._run(abort_all)
+        for entry in stale:
+            self._journal(entry["bucket"], entry["key"], entry["id"], add=False)
+
+    # -- download ------------------------------------------------------------------------------
+
+    def download(
+        self, items: Sequence[Transfer], *, jobs: int, progress: Progress | None = None
+    ) -> list[TransferFailure]:
+        return self._gather(items, self._get, jobs=jobs, progress=progress)
+
+    async def _get(self, item: Transfer) -> None:
+        key = self._key(item.oid)
+        try:
+            if item.size <= SMALL:
+                data = await self._retry("download", lambda: self._call("cat_file", key))
+                _check_bytes(data, item, where=self.url)
+                await asyncio.to_thread(_write_new, item.path, data) if len(data) > PART else _write_new(
+                    item.path, data
+                )
+                return
+            await self._get_ranges(item, key)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, FileNotFoundError):
+                raise ObjectMissingError(f"{self.url}: object {item.oid[:12]} is missing") from exc
+            raise
+
+    async def _get_ranges(self, item: Transfer, key: str) -> None:
+        fd = os.open(item.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            sem = asyncio.Semaphore(PARTS_IN_FLIGHT)
+
+            async def fetch(start: int) -> None:
+                async with sem:
+                    end = min(start + PART, item.size)
+                    data = await self._retry(
+                        "download", lambda: self._call("cat_file", key, start=start, end=end)
+                    )
+                    if len(data) != end - start:
+                        raise IntegrityError(f"{self.url}: object {item.oid[:12]} is truncated")
+                    await asyncio.to_thread(os.pwrite, fd, data, start)
+
+            await asyncio.gather(*(fetch(s) for s in range(0, item.size, PART)))
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(item.path)
+            raise
+        os.close(fd)
+        await asyncio.to_thread(_check_file_at, item.path, item, self.url)
+
+    # -- the rest ------------------------------------------------------------------------------
+
+    def read(self, oid: str) -> bytes:
+        async def cat() -> bytes:
+            data: bytes = await self._retry("download", lambda: self._call("cat_file", self._key(oid)))
+            return data
+
+        try:
+            return self._run(cat)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, FileNotFoundError):
+                raise ObjectMissingError(f"{self.url}: object {oid[:12]} is missing") from exc
+            raise
+
+    def open(self, oid: str) -> BinaryIO:
+        try:
+            return self.fs.open(self._key(oid), "rb", block_size=PART)  # type: ignore[no-any-return]
+        except FileNotFoundError as exc:
+            raise ObjectMissingError(f"{self.url}: object {oid[:12]} is missing") from exc
+        except Exception as exc:
+            raise map_error(exc, url=self.url, action="download") from exc
+
+    def delete(self, oids: Iterable[str]) -> None:
+        keys = [self._key(oid) for oid in oids]
+        if not keys:
+            return
+
+        async def rm() -> None:
+            await self._retry("delete", lambda: self._call("rm", keys))
+
+        self._run(rm)
+
+
+def _read_journal(path: Path) -> list[str]:
+    try:
+        return [line for line in path.read_text().splitlines() if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0 or pid == os.getpid():
+        return pid == os.getpid()
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _mismatch(item: Transfer, got: str, size: int, where: str) -> IntegrityError:
+    return IntegrityError(
+        f"{where}: object {item.oid[:12]} is corrupt ({size} bytes hashing to {got[:12]}, "
+        f"expected {item.size} bytes)",
+        hint="gitml verify names every bad object; gitml push from a good cache repairs the remote",
+    )
+
+
+def _check_bytes(data: bytes, item: Transfer, *, where: str) -> None:
+    got = hashlib.sha256(data).hexdigest()
+    if got != item.oid or len(data) != item.size:
+        raise _mismatch(item, got, len(data), where)
+
+
+def _read_checked(item: Transfer) -> bytes:
+    """A cache object's bytes, refused if they no longer match their name."""
+    try:
+        with open(item.path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError as exc:
+        raise ObjectMissingError(f"cache: object {item.oid[:12]} is missing") from exc
+    _check_bytes(data, item, where="cache")
+    return data
+
+
+def _check_file(item: Transfer) -> None:
+    _check_file_at(item.path, item, "cache")
+
+
+def _check_file_at(path: Path, item: Transfer, where: str) -> None:
+    from gitml.artifacts.hashing import hash_file
+
+    got, size = hash_file(path)
+    if got != item.oid or size != item.size:
+        with contextlib.suppress(OSError):
+            if where != "cache":
+                os.unlink(path)
+        raise _mismatch(item, got, size, where)
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
