@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The quickstart, end to end: a fresh git repo holding the example training script, three
-# tracked runs with different learning rates, committed, then listed and searched.
+# tracked runs with different learning rates (the model file stored as an artifact), committed,
+# listed and searched; the artifacts pushed to a local-folder remote and fetched back by URI.
 # Usage: examples/quickstart/run.sh [DIR]   (default: a new temporary directory)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,13 +12,17 @@ git init -q
 git config user.email >/dev/null || git config user.email "quickstart@example.com"
 git config user.name >/dev/null || git config user.name "gitml quickstart"
 cp "$here/train.py" "$here/params.yaml" .
-printf 'metrics.json\n' > .gitignore
+printf 'metrics.json\nmodel.json\n' > .gitignore
 git add train.py params.yaml .gitignore && git commit -q -m "example training script"
 gitml init
+storage="$dir.storage"
+echo "== object storage: a local folder ($storage), the embedded default; S3 works the same way"
+gitml remote add storage "$storage" --default
+git add .gitml/config.yaml && git commit -q -m "gitml: artifact remote"
 for lr in 0.05 0.5 2.0; do
   sed -i "s/^  lr: .*/  lr: $lr/" params.yaml
   echo "== gitml run (lr=$lr)"
-  gitml run --name "lr-$lr" --experiment quickstart --commit -- python train.py
+  gitml run --name "lr-$lr" --experiment quickstart --artifact model.json --commit -- python train.py
 done
 git checkout -q -- params.yaml
 echo "== gitml runs list"
@@ -27,4 +32,14 @@ gitml runs search "metrics.accuracy > 0.8" --order-by "metrics.accuracy DESC"
 echo "== git log (each run is a commit holding only its folder)"
 git log --oneline | head -5
 echo "== the best run"
-gitml runs show "$(gitml runs search --order-by 'metrics.accuracy DESC' -m 1 --csv | sed -n 2p | cut -d, -f1)"
+best=$(gitml runs search --order-by 'metrics.accuracy DESC' -m 1 --csv | sed -n 2p | cut -d, -f1)
+gitml runs show "$best"
+echo "== gitml status, gitml push (model files go to $storage by content hash)"
+gitml status
+gitml push
+gitml status
+echo "== a fresh cache: gitml get runs:/$best/model.json downloads and verifies it"
+rm -rf .gitml/cache model.json
+gitml ls "runs:/$best"
+gitml get "runs:/$best/model.json" -o best-model.json
+cat best-model.json; echo

@@ -2,7 +2,7 @@
 
 It reads its hyper-parameters from params.yaml (as DVC users do), logs the loss
 and accuracy of every epoch with gitml.log_metric, and writes its final
-metrics to metrics.json. Under `gitml run` all of it lands in one run; run on
+metrics to metrics.json and the model to model.json. Under `gitml run` all of it lands in one run; run on
 its own (`python train.py`) it still works, and gitml.log_metric starts a run.
 """
 
@@ -52,6 +52,7 @@ def main() -> None:
         gitml.log_metric("accuracy", correct / len(test), step=epoch)
     accuracy = correct / len(test)
     Path("metrics.json").write_text(json.dumps({"test": {"accuracy": accuracy}}))
+    Path("model.json").write_text(json.dumps({"weights": w, "bias": b}))
     print(f"lr={params['lr']} epochs={params['epochs']}: test accuracy {accuracy:.3f}")
 
 
