@@ -13,23 +13,18 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from gitml._types import StrPath
-from gitml.artifacts import transfer
-from gitml.artifacts.transfer import StatusResult, TransferResult
-from gitml.tracking.command import (
-    CommandResult,
-    commit_runs,
-    parse_assignments,
-    parse_param_assignments,
-    run_command,
-)
-from gitml.tracking.query import SearchResult, search
-from gitml.tracking.store import RunStore, RunSummary
 from gitml.workspace import Workspace
 
+# Each operation imports what it needs, so `gitml push` does not load the run-query code and
+# `gitml runs list` does not load the storage code.
 if TYPE_CHECKING:
     from gitml.artifacts.access import ArtifactInfo, GetResult
     from gitml.artifacts.maintenance import GCResult, VerifyResult
     from gitml.artifacts.remotes import RemoteInfo
+    from gitml.artifacts.transfer import StatusResult, TransferResult
+    from gitml.tracking.command import CommandResult
+    from gitml.tracking.query import SearchResult
+    from gitml.tracking.store import RunSummary
 
 __all__ = [
     "InitResult",
@@ -84,6 +79,8 @@ def run(
     stderr: IO[bytes] | None = None,
 ) -> CommandResult:
     """Run a command as a tracked run (``gitml run``)."""
+    from gitml.tracking.command import parse_assignments, parse_param_assignments, run_command
+
     return run_command(
         argv,
         workspace=_workspace(repo),
@@ -106,6 +103,8 @@ def list_runs(
     max_results: int | None = None,
 ) -> SearchResult:
     """Every run, newest first (``gitml runs list``)."""
+    from gitml.tracking.query import search
+
     return search(None, max_results=max_results, experiment=experiment, rev=rev, workspace=_workspace(repo))
 
 
@@ -119,6 +118,8 @@ def search_runs(
     max_results: int | None = None,
 ) -> SearchResult:
     """Runs matching a filter (``gitml runs search``)."""
+    from gitml.tracking.query import search
+
     return search(
         filter_string,
         order_by=list(order_by) or None,
@@ -139,6 +140,8 @@ class RunDetails:
 
 def show_run(ref: str, *, repo: StrPath | None = None, rev: str | None = None) -> RunDetails:
     """One run in full (``gitml runs show``): record, params, latest metrics and how many points each has."""
+    from gitml.tracking.store import RunStore
+
     store = RunStore(_workspace(repo), rev=rev)
     run_id = store.resolve(ref)
     counts: dict[str, int] = {}
@@ -148,6 +151,9 @@ def show_run(ref: str, *, repo: StrPath | None = None, rev: str | None = None) -
 
 def commit(refs: Sequence[str], *, repo: StrPath | None = None) -> str | None:
     """Commit the folders of these runs and nothing else (``gitml runs commit``)."""
+    from gitml.tracking.command import commit_runs
+    from gitml.tracking.store import RunStore
+
     ws = _workspace(repo)
     store = RunStore(ws)
     return commit_runs([store.resolve(r) for r in refs], workspace=ws)
@@ -166,6 +172,8 @@ def push(
     rescan: bool = False,
 ) -> TransferResult:
     """Upload the artifacts of these runs (default: every run in the work tree) that the remote lacks."""
+    from gitml.artifacts import transfer
+
     ws = _workspace(repo)
     return transfer.push(
         ws, remote=remote, run_ids=_run_ids(ws, runs), all_commits=all_commits, jobs=jobs, rescan=rescan
@@ -181,6 +189,8 @@ def fetch(
     jobs: int | None = None,
 ) -> TransferResult:
     """Download into the cache the objects these runs reference and the cache lacks."""
+    from gitml.artifacts import transfer
+
     ws = _workspace(repo)
     return transfer.fetch(ws, remote=remote, run_ids=_run_ids(ws, runs), all_commits=all_commits, jobs=jobs)
 
@@ -194,6 +204,7 @@ def pull(
     force: bool = False,
 ) -> TransferResult:
     """``fetch``, then restore the workspace outputs (``gitml run --artifact``) that are missing."""
+    from gitml.artifacts import transfer
     from gitml.artifacts.refs import worktree_runs
 
     ws = _workspace(repo)
@@ -213,6 +224,8 @@ def status(
     local_only: bool = False,
 ) -> StatusResult:
     """What the runs' artifacts lack locally and on the remote."""
+    from gitml.artifacts import transfer
+
     ws = _workspace(repo)
     return transfer.status(
         ws, remote=remote, run_ids=_run_ids(ws, runs), jobs=jobs, rescan=rescan, local_only=local_only
@@ -311,5 +324,7 @@ def remote_remove(name: str, *, repo: StrPath | None = None) -> None:
 def _run_ids(ws: Workspace, refs: Sequence[str]) -> list[str] | None:
     if not refs:
         return None
+    from gitml.tracking.store import RunStore
+
     store = RunStore(ws)
     return [store.resolve(r) for r in refs]

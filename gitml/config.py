@@ -7,6 +7,7 @@ refuses a repository written by a newer one instead of misreading it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,11 +104,11 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _str_list(value: Any, where: str) -> tuple[str, ...]:
+def _str_list(value: Any, where: str, what: str = "file names") -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where} must be a list of file names, not {value!r}")
+        raise ConfigError(f"{where} must be a list of {what}, not {value!r}")
     return tuple(value)
 
 
@@ -141,21 +142,26 @@ def parse_config(data: Mapping[str, Any], *, source: str = "config.yaml") -> Con
         format=fmt,
         experiment=experiment,
         run=RunConfig(
-            params_files=_str_list(run.get("params_files", list(RunConfig.params_files)), "run.params_files"),
+            params_files=_str_list(
+                run.get("params_files", list(RunConfig.params_files)), f"{source}: run.params_files"
+            ),
             metrics_files=_str_list(
-                run.get("metrics_files", list(RunConfig.metrics_files)), "run.metrics_files"
+                run.get("metrics_files", list(RunConfig.metrics_files)), f"{source}: run.metrics_files"
             ),
             log_limit=limit,
-            fsync=_bool(run.get("fsync", False), "run.fsync"),
+            fsync=_bool(run.get("fsync", False), f"{source}: run.fsync"),
         ),
         artifacts=_parse_artifacts(data, source),
         raw=data,
     )
 
 
+#: How cached files may be placed in the work tree (gitml.artifacts.cache.LINK_TYPES).
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
 #: Remote options that are secrets: refused in the committed config.yaml.
 SECRET_OPTIONS = ("access_key_id", "secret_access_key", "session_token", "password", "token")
 _REMOTE_OPTIONS = ("endpoint_url", "profile", "region", "anon", *SECRET_OPTIONS)
+_USERINFO_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/@]*@")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
@@ -180,7 +186,12 @@ def _parse_artifacts(data: Mapping[str, Any], source: str) -> ArtifactsConfig:
     cache_dir = cache.get("dir", ArtifactsConfig.cache_dir)
     if not isinstance(cache_dir, str) or not cache_dir.strip():
         raise ConfigError(f"{source}: cache.dir must be a path")
-    link = _str_list(cache.get("link", list(ArtifactsConfig.link)), "cache.link")
+    link = _str_list(cache.get("link", list(ArtifactsConfig.link)), f"{source}: cache.link", "link types")
+    for kind in link:
+        if kind not in LINK_TYPES:
+            raise ConfigError(
+                f"{source}: cache.link: unknown link type {kind!r} (choose from {', '.join(LINK_TYPES)})"
+            )
     jobs = cache.get("jobs")
     if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
         raise ConfigError(f"{source}: cache.jobs must be a positive integer, not {jobs!r}")
@@ -211,7 +222,7 @@ def _parse_artifacts(data: Mapping[str, Any], source: str) -> ArtifactsConfig:
     return ArtifactsConfig(
         cache_dir=cache_dir,
         link=link,
-        shared=_bool(cache.get("shared", False), "cache.shared"),
+        shared=_bool(cache.get("shared", False), f"{source}: cache.shared"),
         jobs=jobs,
         gc_grace_days=float(grace),
         default_remote=default,
@@ -225,6 +236,15 @@ def check_no_secrets(data: Mapping[str, Any], *, source: str) -> None:
     if not isinstance(remotes, Mapping):
         return
     for name, spec in remotes.items():
+        urls = [spec] if isinstance(spec, str) else []
+        if isinstance(spec, Mapping):
+            urls = [v for k, v in spec.items() if k in ("url", "endpoint_url") and isinstance(v, str)]
+        if any(_USERINFO_RE.match(url) for url in urls):
+            raise ConfigError(
+                f"{source}: remote {name!r} has credentials (user:password@) in its URL "
+                "in the committed config",
+                hint="put credentials in .gitml/config.local.yaml (not committed) or the environment",
+            )
         if isinstance(spec, Mapping):
             found = [k for k in SECRET_OPTIONS if k in spec]
             if found:

@@ -44,15 +44,20 @@ def check_key(key: object, *, what: str = "key") -> str:
     return key
 
 
-_BAD_COMPONENT_CHARS = re.compile(r"[\x00-\x1f\x7f\\:*?\"<>|%]")
+# Control characters (C0, DEL, C1), YAML line breaks (U+2028/9), BOM, non-characters and lone surrogates
+# (a non-UTF-8 file name as os.listdir decodes it) cannot be written faithfully to artifacts.yaml.
+_BAD_COMPONENT_CHARS = re.compile(
+    '[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff\\\\:*?"<>|%]'
+)
 
 
 def check_relpath(path: object, *, what: str = "path") -> PurePosixPath:
     """Validate a relative POSIX path that came from data and return it.
 
     Refuses absolute paths, drive letters, backslashes, ``.``/``..`` components,
-    percent-encoding (``%2e%2e``), control characters and NUL, and components
-    ending in a dot or a space (which Windows silently strips).
+    percent-encoding (``%2e%2e``), control characters and NUL, characters that are
+    not UTF-8 text or that YAML reads as line breaks, and components ending in a
+    dot or a space (which Windows silently strips).
     """
     if not isinstance(path, str) or not path:
         raise InvalidNameError(f"{what} must be a non-empty string: {path!r}")

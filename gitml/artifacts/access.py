@@ -17,8 +17,8 @@ from gitml._types import StrPath
 from gitml.artifacts.context import open_cache
 from gitml.artifacts.manifest import Manifest
 from gitml.artifacts.record import FILE_NAME, ArtifactEntry, parse_entries
-from gitml.artifacts.transfer import TransferResult, fetch_entries
-from gitml.exceptions import ArtifactNotFoundError, GitMLError, ObjectMissingError
+from gitml.artifacts.transfer import TransferResult, fetch_entries, fetch_manifests
+from gitml.exceptions import ArtifactNotFoundError, IntegrityError, ObjectMissingError
 from gitml.paths import check_relpath
 from gitml.tracking.store import RunStore
 from gitml.uri import RunsURI, parse_uri
@@ -58,8 +58,17 @@ def _manifest(ws: Workspace, entry: ArtifactEntry, remote: str | None) -> Manife
     cache = open_cache(ws)
     try:
         return cache.read_manifest(entry.oid)
-    except (ObjectMissingError, GitMLError):
-        fetch_entries(ws, [ArtifactEntry(entry.path, entry.oid, entry.size)], remote=remote)
+    except (ObjectMissingError, IntegrityError):
+        # Only the manifest: listing a directory must not download its files.
+        fetched = fetch_manifests(ws, [entry.oid], remote=remote)
+        if fetched.failures:
+            raise fetched.failures[0].error from None
+        if fetched.missing:
+            raise ObjectMissingError(
+                f"the manifest of {entry.path!r} ({entry.oid[:12]}) is in neither the cache nor "
+                f"{fetched.remote or 'the remote'}",
+                hint="push it from the clone that logged the run: gitml push",
+            ) from None
         return cache.read_manifest(entry.oid)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import os
 import secrets
 import stat
@@ -261,7 +262,7 @@ class Cache:
             raise ObjectMissingError(f"object {oid[:12]} for {dst} is not in the cache", hint="gitml fetch")
         parent = dst.parent
         parent.mkdir(parents=True, exist_ok=True)
-        for stale in parent.glob(f".{dst.name}.gitml-tmp-*"):
+        for stale in parent.glob(glob.escape(f".{dst.name}") + ".gitml-tmp-*"):
             with contextlib.suppress(OSError):
                 stale.unlink()
         tmp = parent / f".{dst.name}.gitml-tmp-{os.getpid()}-{secrets.token_hex(4)}"

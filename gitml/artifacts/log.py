@@ -36,7 +36,7 @@ __all__ = [
 
 
 def _join(artifact_path: str | None, name: str) -> str:
-    path = f"{artifact_path.strip('/')}/{name}" if artifact_path else name
+    path = f"{artifact_path.rstrip('/')}/{name}" if artifact_path else name
     return str(check_relpath(path, what="artifact path"))
 
 
@@ -76,7 +76,8 @@ def log_artifacts(ws: Workspace, run_dir: Path, local_dir: StrPath, artifact_pat
     if not source.is_dir():
         raise InvalidValueError(f"{local_dir} is not a directory", hint="use log_artifact for a file")
     if artifact_path:
-        log_paths(ws, run_dir, [(source, str(check_relpath(artifact_path.strip("/"), what="artifact path")))])
+        dest = str(check_relpath(artifact_path.rstrip("/"), what="artifact path"))
+        log_paths(ws, run_dir, [(source, dest)])
         return
     check_source(source, repo_root=ws.root)
     children = sorted(os.scandir(source), key=lambda e: e.name)

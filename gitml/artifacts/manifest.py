@@ -85,7 +85,7 @@ def parse_manifest(data: bytes, *, where: str = "manifest") -> Manifest:
     for number, line in enumerate(lines[1:-1], start=2):
         oid, _, rest = line.partition(" ")
         size_text, _, path = rest.partition(" ")
-        if not is_oid(oid) or not size_text.isdigit() or not path:
+        if not is_oid(oid) or not (size_text.isascii() and size_text.isdigit()) or not path:
             raise IntegrityError(f"{where} line {number} is malformed: {line[:80]!r}")
         try:
             check_relpath(path, what=f"{where} path")

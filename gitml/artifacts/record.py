@@ -14,7 +14,6 @@ is not inside another entry's path.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -91,10 +90,14 @@ def parse_entries(data: bytes, *, where: str) -> dict[str, ArtifactEntry]:
 
 
 def _check_no_nesting(paths: Iterable[str], *, where: str) -> None:
-    ordered = sorted(paths)
-    for a, b in itertools.pairwise(ordered):
-        if b.startswith(a + "/"):
-            raise CorruptRunError(f"{where}: artifact {b!r} is inside artifact {a!r}")
+    # Not a pairwise check of sorted paths: "a.txt" sorts between "a" and "a/b".
+    known = set(paths)
+    for path in sorted(known):
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            outer = "/".join(parts[:i])
+            if outer in known:
+                raise CorruptRunError(f"{where}: artifact {path!r} is inside artifact {outer!r}")
 
 
 def dump_entries(entries: Mapping[str, ArtifactEntry]) -> bytes:

@@ -9,7 +9,7 @@ manifest is uploaded only after every file it lists is there.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from gitml.artifacts.cache import Cache
@@ -28,6 +28,7 @@ __all__ = [
     "TransferResult",
     "fetch",
     "fetch_entries",
+    "fetch_manifests",
     "push",
     "remote_lacks",
     "restore_outputs",
@@ -67,11 +68,21 @@ def _entries_for(ws: Workspace, run_ids: Sequence[str] | None, *, all_commits: b
     return entries
 
 
-def _cached_manifest(cache: Cache):  # type: ignore[no-untyped-def]
+def _cached_manifest(cache: Cache) -> Callable[[str, int], Manifest | None]:
+    """A manifest reader for ``expand``: None when the cache lacks it (or it was corrupt and removed).
+
+    A manifest whose bytes match its hash but do not validate (a crafted object) is an error, not
+    "missing": it is raised.
+    """
+
     def read(oid: str, size: int) -> Manifest | None:
         try:
             return cache.read_manifest(oid)
-        except (ObjectMissingError, IntegrityError):
+        except ObjectMissingError:
+            return None
+        except IntegrityError:
+            if cache.has(oid):
+                raise
             return None
 
     return read
@@ -191,6 +202,24 @@ def fetch_entries(
     finally:
         if target is not None:
             target.close()
+    return result
+
+
+def fetch_manifests(
+    ws: Workspace, oids: Sequence[str], *, remote: str | None = None, jobs: int | None = None
+) -> TransferResult:
+    """Bring directory manifests (only them, not the files they list) into the cache."""
+    cache = open_cache(ws)
+    result = TransferResult("")
+    wanted: dict[str, int | None] = {o: None for o in oids if not _manifest_ok(cache, o)}
+    if not wanted:
+        return result
+    target = open_remote(ws, remote)
+    result.remote = target.url
+    try:
+        _download(target, cache, wanted, jobs=jobs, ws=ws, result=result)
+    finally:
+        target.close()
     return result
 
 

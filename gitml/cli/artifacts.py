@@ -73,16 +73,18 @@ def push(
         click.echo(
             f"Pushed {result.transferred} object(s), {_mb(result.transferred_bytes)}, to {result.remote}"
         )
-    else:
+    elif result.ok:  # with failures or missing objects, "up to date" would be false: _finish says why
         click.echo(f"Everything is up to date on {result.remote} ({result.up_to_date} object(s))")
     _finish(result, "push")
 
 
-def _transfer_line(result: Any, verb: str) -> str:
+def _transfer_line(result: Any, verb: str) -> str | None:
     if result.transferred:
         return f"{verb} {result.transferred} object(s), {_mb(result.transferred_bytes)}" + (
             f" from {result.remote}" if result.remote else ""
         )
+    if not result.ok:  # nothing came, and something is wrong: _finish says what
+        return None
     return f"Cache is up to date ({result.up_to_date} object(s))"
 
 
@@ -101,7 +103,9 @@ def fetch(
     from gitml import api
 
     result = api.fetch(runs, repo=repo, remote=remote, all_commits=all_commits, jobs=jobs)
-    click.echo(_transfer_line(result, "Fetched"))
+    line = _transfer_line(result, "Fetched")
+    if line:
+        click.echo(line)
     _finish(result, "fetch")
 
 
@@ -116,7 +120,9 @@ def pull(repo: str | None, remote: str | None, jobs: int | None, force: bool, ru
     from gitml import api
 
     result = api.pull(runs, repo=repo, remote=remote, jobs=jobs, force=force)
-    click.echo(_transfer_line(result, "Fetched"))
+    line = _transfer_line(result, "Fetched")
+    if line:
+        click.echo(line)
     for path in result.restored:
         click.echo(f"  restored {path}")
     if result.kept:
@@ -159,7 +165,7 @@ def status(
             }
         )
         return
-    where = result.remote or "no remote configured"
+    where = result.remote or ("not checked (--local)" if local_only else "no remote configured")
     click.echo(
         f"{result.objects} object(s), {_mb(result.bytes)}, referenced by {len(result.runs)} run(s); "
         f"remote: {where}"

@@ -147,12 +147,21 @@ class ObjectStore(ABC):
 
 # --- URLs --------------------------------------------------------------------------------------------
 
-_USERINFO_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^/@]*@)")
+# Userinfo may itself hold '/' (AWS secret keys do), so any '@' after the scheme counts: bucket names
+# and hosts never contain one.
+_USERINFO_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)([^\s@]*@)")
+
+
+#: ``secret=...``, ``X-Amz-Security-Token=...``, ``"password": "..."``: values that must never be shown.
+_SECRET_PARAM_RE = re.compile(
+    r"""(?i)([a-z0-9_-]*(?:secret|password|token|signature)[a-z0-9_-]*(?:\s*=\s*|["']\s*:\s*)["']?)[^&\s'"]+"""
+)
 
 
 def redact(text: str) -> str:
-    """Strip ``user:password@`` from URLs inside ``text``."""
-    return re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]*@", r"\1", text)
+    """Strip ``user:password@`` from URLs inside ``text``, and the values of ``secret=``-like parameters."""
+    text = re.sub(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^@\s]*@", r"\1", text)
+    return _SECRET_PARAM_RE.sub(r"\1***", text)
 
 
 def local_root(url: str) -> Path | None:
@@ -219,6 +228,7 @@ def map_error(exc: BaseException, *, url: str, action: str) -> GitMLError:
     """Translate a storage library's exception into gitml's tree, without secrets."""
     if isinstance(exc, GitMLError):
         return exc
+    url = redact(url)
     if is_auth_error(exc):
         return StoreAuthError(
             f"{url}: {action} refused: credentials rejected or missing ({type(exc).__name__})",

@@ -70,7 +70,12 @@ def copy_verified(src: Path, dst_tmp: Path, *, oid: str, size: int, what: str) -
     except FileNotFoundError as exc:
         raise ObjectMissingError(f"{what}: object {oid[:12]} is missing") from exc
     try:
+        # Opened apart from the copy: a file that already exists is not ours to remove.
         dst_fd = os.open(dst_tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except BaseException:
+        os.close(src_fd)
+        raise
+    try:
         try:
             got, got_size = copy_hashing(src_fd, dst_fd)
         finally:
@@ -112,6 +117,8 @@ class LocalStore(ObjectStore):
             dirs = sorted(os.scandir(base), key=lambda e: e.name)
         except FileNotFoundError:
             return
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot read the remote folder: {exc.strerror}") from exc
         for d in dirs:
             if len(d.name) != 2 or not d.name.startswith(prefix[:2]) or not d.is_dir(follow_symlinks=False):
                 continue
@@ -129,6 +136,8 @@ class LocalStore(ObjectStore):
                 out[oid] = self.path(oid).stat().st_size
             except FileNotFoundError:
                 out[oid] = None
+            except OSError as exc:
+                raise StoreError(f"{self.url}: cannot read the remote folder: {exc.strerror}") from exc
         return out
 
     def _put(self, item: Transfer) -> None:

@@ -72,8 +72,11 @@ class MemoryStore(ObjectStore):
             raise ObjectMissingError(f"{self.url}: object {item.oid[:12]} is missing")
         if hash_bytes(data) != item.oid or len(data) != item.size:
             raise IntegrityError(f"{self.url}: object {item.oid[:12]} is corrupt")
-        with open(item.path, "xb") as fh:
-            fh.write(data)
+        try:
+            with open(item.path, "xb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            raise StoreError(f"cannot write {item.path}: {exc.strerror or exc}") from exc
 
     def download(
         self, items: Sequence[Transfer], *, jobs: int, progress: Progress | None = None
