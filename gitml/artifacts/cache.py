@@ -16,6 +16,7 @@ import fcntl
 import glob
 import os
 import secrets
+import shutil
 import stat
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -97,6 +98,9 @@ class Cache:
         self.tmp = self.root / "tmp"
         self.link = tuple(link) or ("copy",)
         self.shared = shared
+        #: Objects this process wrote after checking their hash: a copy out of the cache need not
+        #: hash them again (a fetch-then-checkout reads each byte once more, not twice).
+        self.verified: set[str] = set()
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -125,9 +129,15 @@ class Cache:
         except OSError as exc:
             raise _disk_error(exc, f"the cache at {self.root}") from exc
 
-    def install(self, tmp: Path, oid: str) -> None:
-        """Make a complete, verified temp file the object ``oid`` (read-only, atomic rename)."""
+    def install(self, tmp: Path, oid: str, *, just_verified: bool = False) -> None:
+        """Make a complete, verified temp file the object ``oid`` (read-only, atomic rename).
+
+        ``just_verified``: the caller hashed these exact bytes a moment ago (a download), so a
+        checkout by copy in this process may skip hashing them again.
+        """
         final = self.path(oid)
+        if just_verified:
+            self.verified.add(oid)
         try:
             os.chmod(tmp, 0o444)
             try:
@@ -280,6 +290,10 @@ class Cache:
         raise StoreError(f"cannot place {dst}: none of {', '.join(kinds)} worked here")
 
     def _place(self, kind: str, src: Path, tmp: Path, *, oid: str, size: int) -> bool:
+        if kind == "copy" and oid in self.verified:
+            shutil.copyfile(src, tmp)  # in-kernel copy (sendfile); the bytes were hashed on the way in
+            os.chmod(tmp, 0o644)
+            return True
         if kind == "copy":
             try:
                 copy_verified(src, tmp, oid=oid, size=size, what="cache")

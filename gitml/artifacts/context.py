@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import weakref
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,12 +18,19 @@ from gitml.workspace import Workspace
 __all__ = ["Remote", "RemoteIndex", "open_cache", "open_remote", "remote_spec"]
 
 
+_caches: weakref.WeakKeyDictionary[Workspace, Cache] = weakref.WeakKeyDictionary()
+
+
 def open_cache(ws: Workspace) -> Cache:
+    """The workspace's cache (one object per workspace, so what it verified is remembered)."""
     cfg = ws.config.artifacts
     root = Path(os.path.expanduser(cfg.cache_dir))
     if not root.is_absolute():
         root = ws.root / root
-    return Cache(root, link=cfg.link, shared=cfg.shared)
+    cache = _caches.get(ws)
+    if cache is None or cache.root != root or cache.link != tuple(cfg.link) or cache.shared != cfg.shared:
+        cache = _caches[ws] = Cache(root, link=cfg.link, shared=cfg.shared)
+    return cache
 
 
 def remote_spec(ws: Workspace, name: str | None = None) -> RemoteSpec:

@@ -18,6 +18,7 @@ from gitml.artifacts.record import ArtifactEntry
 from gitml.artifacts.refs import expand, history_entries, worktree_runs
 from gitml.exceptions import GitMLError, IntegrityError, ObjectMissingError, UsageError
 from gitml.store.base import StoredObject
+from gitml.store.local import LocalStore
 from gitml.workspace import Workspace
 
 __all__ = ["GCResult", "VerifyResult", "gc", "verify"]
@@ -110,6 +111,9 @@ def gc(
                     cache.discard(oid)
         if target is None and not dry_run:
             _clean_tmp(cache, now=now, older_than=86400)
+        elif target is not None and not dry_run and isinstance(target.store, LocalStore):
+            # Temp files of pushes killed mid-copy (<remote>/tmp/): nothing else ever removes them.
+            target.store.clean_tmp(older_than=86400)
     finally:
         for r in (target, fallback):
             if r is not None:

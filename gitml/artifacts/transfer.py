@@ -151,7 +151,7 @@ def push(
         missing_local = {o for o in total if not cache.has(o)} | set(objs.unreadable)
         result.missing = sorted(missing_local)
         available = {o: s for o, s in total.items() if o not in missing_local}
-        n_jobs = _jobs(ws, 8 if target.spec.is_local else 16, jobs)
+        n_jobs = _jobs(ws, 8 if target.spec.is_local else 32, jobs)
         lacking = remote_lacks(target, available, jobs=n_jobs, rescan=rescan)
         result.up_to_date = len(available) - len(lacking)
         files = {o: available[o] for o in lacking if o in objs.files}
@@ -252,7 +252,7 @@ def _download(
         items.append(Transfer(oid, size, cache.tmp_path(oid)))
     if not items:
         return
-    n_jobs = _jobs(ws, 8 if remote.spec.is_local else 16, jobs)
+    n_jobs = _jobs(ws, 8 if remote.spec.is_local else 32, jobs)
     bar = ProgressBar("fetch", total_objects=len(items), total_bytes=sum(i.size for i in items))
     try:
         failures = remote.store.download(items, jobs=n_jobs, progress=bar)
@@ -262,7 +262,7 @@ def _download(
     for item in items:
         error = failed.get(item.oid)
         if error is None:
-            cache.install(item.path, item.oid)
+            cache.install(item.path, item.oid, just_verified=True)
             result.transferred += 1
             result.transferred_bytes += item.size
             continue
@@ -363,7 +363,7 @@ def status(
     try:
         if target is not None:
             wanted = {o: s for o, s in everything.items()}
-            lacking = remote_lacks(target, wanted, jobs=_jobs(ws, 16, jobs), rescan=rescan)
+            lacking = remote_lacks(target, wanted, jobs=_jobs(ws, 32, jobs), rescan=rescan)
     except GitMLError:
         raise
     finally:

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
+from gitml._fs import locked
 from gitml.artifacts.hashing import ALGORITHM
 from gitml.exceptions import (
     ConfigError,
@@ -56,6 +57,21 @@ SMALL = 16 * 1024 * 1024
 PART = 8 * 1024 * 1024
 #: Parts of one file in flight at once.
 PARTS_IN_FLIGHT = 8
+#: Large objects transferred at once (so memory stays under LARGE_AT_ONCE * PARTS_IN_FLIGHT * PART).
+LARGE_AT_ONCE = 4
+
+#: Failures botocore's standard retry mode has already retried before they reach gitml.
+_BOTOCORE_RETRIED = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+        "ProxyConnectionError",
+    }
+)
+#: Failures while reading a response body, after botocore returned it: retried here.
+_BODY_READ_ERRORS = frozenset({"ClientPayloadError", "IncompleteRead", "ResponseStreamingError"})
 
 _CREDENTIAL_OPTIONS = {
     "access_key_id": "key",
@@ -75,10 +91,12 @@ def _s3_filesystem(spec: RemoteSpec) -> Any:
     kwargs: dict[str, Any] = {
         "skip_instance_cache": True,
         "use_listings_cache": False,
-        "retries": 3,
         "config_kwargs": {
             "connect_timeout": 5,
-            "read_timeout": 60,
+            # Bounds a server that accepts and never answers: 3 botocore attempts x 30 s.
+            "read_timeout": 30,
+            # botocore's default pool is 10 connections; transfers run up to --jobs at once.
+            "max_pool_connections": 64,
             "retries": {"max_attempts": 3, "mode": "standard"},
         },
     }
@@ -96,7 +114,12 @@ def _s3_filesystem(spec: RemoteSpec) -> Any:
             kwargs[arg] = str(value)
     if spec.options.get("anon") is True:
         kwargs["anon"] = True
-    return s3fs.S3FileSystem(**kwargs)
+    fs = s3fs.S3FileSystem(**kwargs)
+    # One retry layer for S3: botocore's standard mode (3 attempts) already retries connection
+    # failures, timeouts, throttling and 5xx. s3fs's own loop on top multiplied every attempt (a server
+    # that accepts connections and never answers kept a push waiting for half an hour).
+    fs.retries = 1
+    return fs
 
 
 def open_fsspec_store(spec: RemoteSpec, *, state_dir: Path | None = None) -> FsspecStore:
@@ -136,7 +159,7 @@ class FsspecStore(ObjectStore):
         self.state_dir = state_dir
         self.is_async = bool(getattr(fs, "async_impl", False))
         self.multipart = hasattr(fs, "_call_s3")
-        self.default_jobs = 16
+        self.default_jobs = 32
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -160,13 +183,23 @@ class FsspecStore(ObjectStore):
             return await getattr(self.fs, "_" + name)(*args, **kwargs)
         return await asyncio.to_thread(getattr(self.fs, name), *args, **kwargs)
 
+    def _should_retry(self, exc: Exception) -> bool:
+        name = type(exc).__name__
+        if self.multipart:
+            # botocore has retried these already; a truncated body (read after botocore returned) has not.
+            if name in _BOTOCORE_RETRIED:
+                return False
+            if name in _BODY_READ_ERRORS:
+                return True
+        return is_transient(exc)
+
     async def _retry(self, action: str, factory: Callable[[], Awaitable[T]], attempts: int = 3) -> T:
         delay = 0.2
         for attempt in range(attempts):
             try:
                 return await factory()
             except Exception as exc:
-                if attempt + 1 >= attempts or not is_transient(exc):
+                if attempt + 1 >= attempts or not self._should_retry(exc):
                     raise map_error(exc, url=self.url, action=action) from exc
                 import random
 
@@ -212,7 +245,17 @@ class FsspecStore(ObjectStore):
 
         async def main() -> None:
             sem = asyncio.Semaphore(max(1, jobs))
-            await asyncio.gather(*(guarded(item, sem) for item in items))
+            # Large objects hold up to PARTS_IN_FLIGHT parts in memory each: only a few at once.
+            large = asyncio.Semaphore(LARGE_AT_ONCE)
+
+            async def limited(item: Transfer) -> None:
+                if item.size <= SMALL:
+                    await guarded(item, sem)
+                    return
+                async with large:
+                    await guarded(item, sem)
+
+            await asyncio.gather(*(limited(item) for item in items))
 
         self._run(main)
         return failures
@@ -365,8 +408,9 @@ class FsspecStore(ObjectStore):
         path = self._journal_path()
         if path is None:
             return
-        with self._journal_lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # A thread lock for this process's tasks, a file lock for other gitml processes in this repo.
+        with self._journal_lock, locked(path.parent):
             line = json.dumps({"bucket": bucket, "key": key, "id": upload_id, "pid": os.getpid()})
             entries = _read_journal(path)
             if add:
@@ -419,15 +463,53 @@ class FsspecStore(ObjectStore):
                     item.path, data
                 )
                 return
-            await self._get_ranges(item, key)
+            if self.multipart:
+                await self._get_stream(item, key)
+            else:
+                await self._get_ranges(item, key)
         except StoreError as exc:
             if isinstance(exc.__cause__, FileNotFoundError):
                 raise ObjectMissingError(f"{self.url}: object {item.oid[:12]} is missing") from exc
             raise
 
+    async def _get_stream(self, item: Transfer, key: str) -> None:
+        """One streaming GET, hashed and written as it arrives: each byte handled once, memory bounded.
+
+        (Ranged GETs in parallel are no faster on loopback and some S3 servers, moto among them,
+        read the whole object for every range.)
+        """
+        bucket, _, path = key.partition("/")
+        digest = hashlib.sha256()
+        size = 0
+        with _new_file(item.path) as fd:
+
+            def sink(block: bytes) -> None:
+                digest.update(block)
+                _write_all(fd, block)
+
+            response = await self._retry(
+                "download", lambda: self.fs._call_s3("get_object", Bucket=bucket, Key=path)
+            )
+            async with response["Body"] as body:
+                pending: list[bytes] = []
+                held = 0
+                while True:
+                    chunk = await body.read(1024 * 1024)
+                    if chunk:
+                        pending.append(chunk)
+                        held += len(chunk)
+                        size += len(chunk)
+                    if held >= PART or (not chunk and pending):
+                        await asyncio.to_thread(sink, b"".join(pending))
+                        pending, held = [], 0
+                    if not chunk:
+                        break
+            if digest.hexdigest() != item.oid or size != item.size:
+                raise _mismatch(item, digest.hexdigest(), size, self.url)
+
     async def _get_ranges(self, item: Transfer, key: str) -> None:
-        fd = os.open(item.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
+        """Concurrent ranged GETs (filesystems other than S3), then one hashing pass."""
+        with _new_file(item.path) as fd:
             sem = asyncio.Semaphore(PARTS_IN_FLIGHT)
 
             async def fetch(start: int) -> None:
@@ -441,12 +523,6 @@ class FsspecStore(ObjectStore):
                     await asyncio.to_thread(os.pwrite, fd, data, start)
 
             await asyncio.gather(*(fetch(s) for s in range(0, item.size, PART)))
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(item.path)
-            raise
-        os.close(fd)
         await asyncio.to_thread(_check_file_at, item.path, item, self.url)
 
     # -- the rest ------------------------------------------------------------------------------
@@ -541,15 +617,26 @@ def _check_file_at(path: Path, item: Transfer, where: str) -> None:
         raise _mismatch(item, got, size, where)
 
 
-def _write_new(path: Path, data: bytes) -> None:
+@contextlib.contextmanager
+def _new_file(path: Path) -> Iterator[int]:
+    """A new file's descriptor; if the block fails, the partial file is removed."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        yield fd
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(path)
         raise
     os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    with _new_file(path) as fd:
+        _write_all(fd, data)
