@@ -23,7 +23,6 @@ import argparse
 import filecmp
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
+
+import _common as common  # noqa: E402  (after sys.path tweak)
+from _common import log  # noqa: E402
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -49,10 +51,6 @@ T_COLD_DVC = 1.0  # cold push / pull: gitml <= dvc
 T_COLD_RAW = 1.3  # ... and gitml <= 1.3x raw
 T_NOOP_DVC = 0.2  # no-op push, status: dvc/gitml >= 5
 T_HASH_RAW = 1 / 0.8  # hashing: >= 80 % of raw hash speed
-
-
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # ==========================================================================
@@ -234,19 +232,9 @@ def worker_main(argv: list[str]) -> int:
 
 import s3servers  # noqa: E402  (after sys.path tweak; driver only)
 
-# Environment for every child process; main() adds the fake AWS credentials
-# (s3servers.client_env) once the temp dir exists.
-CHILD_ENV = dict(
-    os.environ,
-    GIT_AUTHOR_NAME="bench",
-    GIT_AUTHOR_EMAIL="bench@example.invalid",
-    GIT_COMMITTER_NAME="bench",
-    GIT_COMMITTER_EMAIL="bench@example.invalid",
-    # DVC analytics / updater off (can only make DVC faster).
-    DVC_NO_ANALYTICS="1",
-    PYTHONWARNINGS="ignore",
-)
-CHILD_ENV.pop("VIRTUAL_ENV", None)
+# Environment for every child process (see _common.child_env); main() adds the fake AWS
+# credentials (s3servers.client_env) once the temp dir exists.
+CHILD_ENV = common.child_env()
 
 
 class Failed(RuntimeError):
@@ -304,11 +292,10 @@ class Ctx:
             if v is not None:
                 cmd += [f"--{k.replace('_', '-')}", v]
         wall, cp = run(cmd, self.base)
-        for line in reversed(cp.stdout.strip().splitlines()):
-            if line.startswith("{"):
-                d = json.loads(line)
-                d["process_wall_s"] = wall
-                return d
+        d = common.last_json(cp.stdout)
+        if d is not None:
+            d["process_wall_s"] = wall
+            return d
         raise Failed(f"worker {op}: no JSON in output: {tail(cp)}")
 
 
@@ -391,11 +378,7 @@ class Report:
                     v,
                 ]
             )
-        widths = [max([len(hdr[i])] + [len(c[i]) for c in lines]) for i in range(len(hdr))]
-        out = ["  ".join(h.ljust(w) for h, w in zip(hdr, widths, strict=True))]
-        out.append("  ".join("-" * w for w in widths))
-        out += ["  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) for cells in lines]
-        print("\n".join(out))
+        print(common.format_table(hdr, lines))
         print(
             "\ngitml/dvc and gitml/raw are time ratios (lower is better for gitml); "
             "g/dvc <= 0.2 means DVC takes >= 5x as long."
@@ -412,8 +395,7 @@ class Report:
         for r in self.rows:
             if r["note"]:
                 print(f"  - {r['scenario']}: {r['note']}")
-        for n in self.notes:
-            print(f"note: {n}")
+        common.print_notes(self.notes)
         for f in self.failures:
             print(f)
 
@@ -918,18 +900,14 @@ def main() -> int:
     ap.add_argument("--rclone", default=None, help="rclone binary (default: next to --peers-python)")
     ap.add_argument("--workdir", default=None, help="parent of the temp dir (default: system temp)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (path is printed)")
-    for k, v in FULL.items():
-        ap.add_argument("--" + k.replace("_", "-"), type=int, default=None, help=f"override (full: {v})")
+    common.add_size_options(ap, FULL)
     a = ap.parse_args()
     # Children run in the temp dir: make paths absolute (without resolving venv symlinks).
     for k in ("gitml_python", "raw_python", "peers_python", "rclone", "json", "workdir"):
         if getattr(a, k):
             setattr(a, k, os.path.abspath(getattr(a, k)))
 
-    S = dict(QUICK if a.quick else FULL)
-    for k in FULL:
-        if getattr(a, k) is not None:
-            S[k] = getattr(a, k)
+    S = common.chosen_sizes(a, FULL, QUICK)
     servers = [s.strip() for s in a.servers.split(",") if s.strip() not in ("", "none")]
 
     dvc_bin = Path(os.path.abspath(a.peers_python)).parent / "dvc"
@@ -989,45 +967,18 @@ def main() -> int:
                 srv.wipe()
                 versions[f"server {name}"] = srv.version
     finally:
-        if a.keep:
-            log(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+        common.remove_work_dir(base, a.keep)
     elapsed = time.perf_counter() - t0
 
-    print()
-    print(
-        f"gitml vs DVC vs raw s3fs/boto3, artifacts ({'quick' if a.quick else 'full'}; "
-        f"{platform.platform()}, {os.cpu_count()} CPUs; {elapsed:.0f} s)"
-    )
-    print("versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()))
-    print(
+    sizes = (
         f"data set: {S['n_small']} x {S['small_kib']} KiB + 1 x {S['big_mib']} MiB "
         f"({data_b / MIB:.0f} MiB); best of {S['cold_reps']} (cold) / {S['warm_reps']} (no-op)"
     )
-    print()
+    common.print_heading("gitml vs DVC vs raw s3fs/boto3, artifacts", a.quick, elapsed, versions, "; ", sizes)
     rep.print_table()
 
-    doc = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "mode": "quick" if a.quick else "full",
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "versions": versions,
-        "sizes": S,
-        "rows": rep.rows,
-        "raw": rep.raw,
-        "notes": rep.notes,
-        "failures": rep.failures,
-        "elapsed_s": elapsed,
-    }
-    outs = [HERE / "results" / f"artifacts-{doc['mode']}-latest.json"]
-    if a.json:
-        outs.append(Path(a.json))
-    for out in outs:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    print(f"\nraw numbers: {', '.join(map(str, outs))}")
+    fields = {"rows": rep.rows, "raw": rep.raw, "notes": rep.notes, "failures": rep.failures}
+    common.write_results("artifacts", a.quick, versions, S, fields, elapsed, a.json)
     return 0
 
 

@@ -18,14 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import _common as common
+from _common import log
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -57,28 +58,11 @@ QUICK = dict(
 SEARCH_FILTER = "metrics.acc > 0.5 and params.lr = '0.01'"
 CLI_FILTER = "metrics.acc > 0.5"
 
-# Environment for every child process.  Git identity so gitml can commit in
-# a throw-away repo on machines without a global git config; DVC analytics /
-# updater off (no network here anyway; this can only make DVC faster, i.e.
-# it is conservative for the gitml-vs-DVC comparison).
-CHILD_ENV = dict(
-    os.environ,
-    GIT_AUTHOR_NAME="bench",
-    GIT_AUTHOR_EMAIL="bench@example.invalid",
-    GIT_COMMITTER_NAME="bench",
-    GIT_COMMITTER_EMAIL="bench@example.invalid",
-    DVC_NO_ANALYTICS="1",
-    PYTHONWARNINGS="ignore",
-    MLFLOW_ALLOW_FILE_STORE="true",
-)
+# Environment for every child process (see _common.child_env), MLflow's file store allowed.
+CHILD_ENV = common.child_env(MLFLOW_ALLOW_FILE_STORE="true")
 CHILD_ENV.pop("MLFLOW_TRACKING_URI", None)
-CHILD_ENV.pop("VIRTUAL_ENV", None)
 
 TIMEOUT = 3600
-
-
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -112,11 +96,10 @@ def worker(python, tool, op, cwd, **opts) -> dict:
     for k, v in opts.items():
         cmd += [f"--{k.replace('_', '-')}", v]
     wall, cp = run_cmd(cmd, cwd)
-    for line in reversed(cp.stdout.strip().splitlines()):
-        if line.startswith("{"):
-            res = json.loads(line)
-            res["process_wall_s"] = wall
-            return res
+    res = common.last_json(cp.stdout)
+    if res is not None:
+        res["process_wall_s"] = wall
+        return res
     raise WorkerError(f"no JSON from {' '.join(map(str, cmd))}:\n{cp.stdout[-2000:]}")
 
 
@@ -190,13 +173,7 @@ class Report:
                     else r["verdict"],
                 ]
             )
-        widths = [max([len(hdr[i])] + [len(cells[i]) for cells in lines]) for i in range(len(hdr))]
-        sep = "  "
-        out = [sep.join(h.ljust(w) for h, w in zip(hdr, widths, strict=True))]
-        out.append(sep.join("-" * w for w in widths))
-        for cells in lines:
-            out.append(sep.join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
-        print("\n".join(out))
+        print(common.format_table(hdr, lines))
         print("\nratio = peer time / gitml time (higher is better for gitml).")
         verdicts = [r["verdict"] for r in self.rows if r["verdict"] not in ("info",)]
         print(
@@ -211,8 +188,7 @@ class Report:
         for r in self.rows:
             if r["note"]:
                 print(f"  - {r['scenario']} / {r['peer']}: {r['note']}")
-        for n in self.notes:
-            print(f"note: {n}")
+        common.print_notes(self.notes)
         for e in self.errors:
             print(f"ERROR: {e}")
 
@@ -709,14 +685,10 @@ def main() -> int:
         default="auto",
         help="also search MLflow's file store (auto: only if <= 2000 runs; populating it is quadratic)",
     )
-    for k, v in FULL.items():
-        ap.add_argument("--" + k.replace("_", "-"), type=int, default=None, help=f"override (full: {v})")
+    common.add_size_options(ap, FULL)
     a = ap.parse_args()
 
-    S = dict(QUICK if a.quick else FULL)
-    for k in FULL:
-        if getattr(a, k) is not None:
-            S[k] = getattr(a, k)
+    S = common.chosen_sizes(a, FULL, QUICK)
     S["mlflow_file_search"] = a.mlflow_file_search
 
     if not os.access(a.peers_python, os.X_OK):
@@ -745,42 +717,15 @@ def main() -> int:
                 rep.errors.append(f"scenario {name} crashed: {type(e).__name__}: {e}")
                 log(f"scenario {name} crashed: {e}")
     finally:
-        if a.keep:
-            log(f"kept {base}")
-        else:
-            shutil.rmtree(base, ignore_errors=True)
+        common.remove_work_dir(base, a.keep)
     elapsed = time.perf_counter() - t0
 
-    print()
-    print(
-        f"gitml vs MLflow/DVC tracking benchmark ({'quick' if a.quick else 'full'}; "
-        f"{platform.platform()}, {os.cpu_count()} CPUs; {elapsed:.0f} s)"
-    )
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    print("sizes: " + ", ".join(f"{k}={v}" for k, v in S.items()))
-    print()
+    sizes = "sizes: " + ", ".join(f"{k}={v}" for k, v in S.items())
+    common.print_heading("gitml vs MLflow/DVC tracking benchmark", a.quick, elapsed, versions, ", ", sizes)
     rep.print_table()
 
-    doc = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "mode": "quick" if a.quick else "full",
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "versions": versions,
-        "sizes": S,
-        "rows": rep.rows,
-        "raw": rep.raw,
-        "notes": rep.notes,
-        "errors": rep.errors,
-        "elapsed_s": elapsed,
-    }
-    outs = [HERE / "results" / f"tracking-{doc['mode']}-latest.json"]
-    if a.json:
-        outs.append(Path(a.json))
-    for out in outs:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"\nraw numbers: {', '.join(map(str, outs))}")
+    fields = {"rows": rep.rows, "raw": rep.raw, "notes": rep.notes, "errors": rep.errors}
+    common.write_results("tracking", a.quick, versions, S, fields, elapsed, a.json)
     return 0
 
 

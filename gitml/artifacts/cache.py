@@ -248,6 +248,19 @@ class Cache:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(oid))
 
+    def oids(self) -> set[str]:
+        """Every object id in the cache, from directory listings only (no stat per object)."""
+        out: set[str] = set()
+        base = self.root / ALGORITHM
+        try:
+            dirs = [d for d in os.scandir(base) if len(d.name) == 2]
+        except FileNotFoundError:
+            return out
+        for d in dirs:
+            with contextlib.suppress(NotADirectoryError, FileNotFoundError):
+                out.update(d.name + name for name in os.listdir(d.path))
+        return out
+
     def objects(self) -> Iterator[StoredObject]:
         base = self.root / ALGORITHM
         try:

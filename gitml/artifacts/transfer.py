@@ -148,12 +148,15 @@ def push(
         objs = expand(_entries_for(ws, run_ids, all_commits=all_commits), _cached_manifest(cache))
         total = objs.total
         result.referenced = len(total) + len(objs.unreadable)
-        missing_local = {o for o in total if not cache.has(o)} | set(objs.unreadable)
+        n_jobs = _jobs(ws, 8 if target.spec.is_local else 32, jobs)
+        # What the remote lacks first (from this clone's record: no request, no stat); then only
+        # those objects are looked for in the cache -- a no-op push of 100k files stats nothing.
+        lacking = remote_lacks(target, total, jobs=n_jobs, rescan=rescan)
+        missing_local = {o for o in lacking if not cache.has(o)} | set(objs.unreadable)
         result.missing = sorted(missing_local)
         available = {o: s for o, s in total.items() if o not in missing_local}
-        n_jobs = _jobs(ws, 8 if target.spec.is_local else 32, jobs)
-        lacking = remote_lacks(target, available, jobs=n_jobs, rescan=rescan)
-        result.up_to_date = len(available) - len(lacking)
+        lacking -= missing_local
+        result.up_to_date = len(total) - len(lacking) - len(missing_local)
         files = {o: available[o] for o in lacking if o in objs.files}
         failed = _upload(target, cache, files, jobs=n_jobs, label="push", result=result)
         blocked = failed | missing_local
@@ -358,7 +361,10 @@ def status(
     for _, objs in per_run:
         everything.update(objs.total)
         unreadable.update(objs.unreadable)
-    missing_local = {o for o in everything if not cache.has(o)} | unreadable
+    in_cache = cache.oids() if len(everything) > 2000 else None
+    missing_local = {
+        o for o in everything if not (o in in_cache if in_cache is not None else cache.has(o))
+    } | unreadable
     lacking: set[str] = set()
     try:
         if target is not None:

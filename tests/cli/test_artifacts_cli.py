@@ -8,7 +8,6 @@ sees: exit codes, output lines, and the bytes that land in files, the cache and 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,13 +17,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 import gitml
-from tests.conftest import git, run_gitml
-from tests.integration.conftest import RemoteStore, key_of, remote
+from tests.artifact_helpers import (
+    artifacts_yaml,
+    cache_oids,
+    cache_path,
+    drop_cache,
+    key_of,
+    make_tree,
+    sha,
+    tree,
+)
+from tests.conftest import git, run_gitml, run_python
+from tests.integration.conftest import RemoteStore, remote
 from tests.s3server import S3Server
 
 __all__ = ["remote"]  # the parametrized fixture (local folder / S3), shared with tests/integration
@@ -34,10 +42,6 @@ DAY = 86400
 
 
 # -- helpers ----------------------------------------------------------------------------------------
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def gm(cwd: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
@@ -68,39 +72,6 @@ def pushed(proc: subprocess.CompletedProcess[str], url: str) -> int:
 
 def up_to_date(url: str, n: int) -> str:
     return f"Everything is up to date on {url} ({n} object(s))"
-
-
-def artifacts_yaml(repo: Path, run_id: str) -> dict[str, Any]:
-    data = yaml.safe_load((repo / ".gitml" / "runs" / run_id / "artifacts.yaml").read_text())
-    assert isinstance(data, dict)
-    return data
-
-
-def cache_path(repo: Path, oid: str) -> Path:
-    return repo / ".gitml" / "cache" / key_of(oid)
-
-
-def cache_oids(repo: Path) -> set[str]:
-    base = repo / ".gitml" / "cache" / "sha256"
-    if not base.is_dir():
-        return set()
-    return {d.name + f.name for d in base.iterdir() for f in d.iterdir()}
-
-
-def drop_cache(repo: Path) -> None:
-    shutil.rmtree(repo / ".gitml" / "cache")
-
-
-def make_tree(root: Path, files: dict[str, bytes]) -> Path:
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def log_files(repo: Path, files: dict[str, bytes], artifact_path: str | None = None) -> str:
@@ -395,10 +366,21 @@ def test_status_before_and_after_push_and_without_the_cache(repo: Path, remote: 
     status = json.loads(gm(repo, "status", "--json", "--local").stdout)
     assert (status["remote"], status["missing_local"], status["not_pushed"]) == (None, oids, [])
     assert out_lines(gm(repo, "status", "--local"))[0].endswith("remote: not checked (--local)")
-    # push cannot upload what this clone does not have: a clear error, not a silent success.
+    # The remote already holds everything, so push has nothing to do even without a cache.
+    assert out_lines(gm(repo, "push")) == [up_to_date(remote.url, 2)]
+    # What neither side has is an error, not a silent success.
+    (repo / "lost.txt").write_text("never pushed")
+    lost = run_python(
+        "import gitml\nwith gitml.start_run() as r: gitml.log_artifact('lost.txt')\nprint(r.run_id)", cwd=repo
+    )
+    assert lost.returncode == 0, lost.stderr
+    cache_path(repo, sha(b"never pushed")).unlink()
     proc = gm(repo, "push", code=4)
     assert proc.stdout == ""  # not "Everything is up to date"
-    assert err_lines(proc)[0] == f"Error: 2 object(s) are not in the cache (first: {oids[0][:12]})"
+    assert (
+        err_lines(proc)[0] == f"Error: 1 object(s) are not in the cache (first: {sha(b'never pushed')[:12]})"
+    )
+    shutil.rmtree(repo / ".gitml" / "runs" / lost.stdout.strip())
 
     assert out_lines(gm(repo, "fetch")) == [f"Fetched 2 object(s), 0.0 kB from {remote.url}"]
     assert {oid: cache_path(repo, oid).read_bytes() for oid in oids} == {sha(d): d for d in files.values()}

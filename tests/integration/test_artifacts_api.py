@@ -7,13 +7,11 @@ the destination, and the errors raised.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -29,22 +27,9 @@ from gitml.exceptions import (
     NoActiveRunError,
     UsageError,
 )
+from tests.artifact_helpers import artifacts_yaml, cache_path, make_tree, sha, tree
 from tests.conftest import git, run_gitml
-from tests.integration.conftest import RemoteStore, key_of
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def artifacts_yaml(repo: Path, run_id: str) -> dict[str, Any]:
-    data = yaml.safe_load((repo / ".gitml" / "runs" / run_id / "artifacts.yaml").read_text())
-    assert isinstance(data, dict)
-    return data
-
-
-def cache_file(repo: Path, oid: str) -> Path:
-    return repo / ".gitml" / "cache" / key_of(oid)
+from tests.integration.conftest import RemoteStore
 
 
 def read_back(uri: str, dst: Path) -> bytes:
@@ -52,18 +37,6 @@ def read_back(uri: str, dst: Path) -> bytes:
     path = gitml.artifacts.download(uri, dst)
     assert path == dst
     return dst.read_bytes()
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def make_tree(root: Path, files: dict[str, bytes]) -> Path:
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
 
 
 DATA = {"a.txt": b"alpha\n", "b.csv": b"x,y\n1,2\n", "sub/c.bin": bytes(range(256)), "sub/deep/d.txt": b"d"}
@@ -83,7 +56,7 @@ def test_log_artifact_stores_the_file_read_only_and_leaves_the_source_alone(repo
     after = os.stat(src)
     oid = sha(payload)
     assert artifacts_yaml(repo, run.run_id) == {"model.bin": {"hash": f"sha256:{oid}", "size": 3000}}
-    cached = cache_file(repo, oid)
+    cached = cache_path(repo, oid)
     assert cached.read_bytes() == payload
     assert stat.S_IMODE(cached.stat().st_mode) & 0o222 == 0, "cache objects are read-only"
     # The source is untouched: same bytes, same inode, permissions and mtime; not replaced by a link.
@@ -146,12 +119,12 @@ def test_log_artifacts_directory_under_an_artifact_path_and_at_the_root(repo: Pa
     total = sum(len(v) for v in DATA.values())
     assert entries == {"data": {"hash": entries["data"]["hash"], "size": total, "files": 4, "type": "dir"}}
     # The directory is one manifest object in the cache, listing every file by hash.
-    manifest = cache_file(repo, entries["data"]["hash"].removeprefix("sha256:")).read_text()
+    manifest = cache_path(repo, entries["data"]["hash"].removeprefix("sha256:")).read_text()
     lines = manifest.splitlines()
     assert lines[0] == "gitml-manifest 1 sha256"
     assert lines[1:] == [f"{sha(data)} {len(data)} {rel}" for rel, data in sorted(DATA.items())]
     for data in DATA.values():
-        assert cache_file(repo, sha(data)).read_bytes() == data
+        assert cache_path(repo, sha(data)).read_bytes() == data
 
     root_entries = artifacts_yaml(repo, run2.run_id)
     assert sorted(root_entries) == ["a.txt", "b.csv", "sub"]

@@ -54,6 +54,14 @@ def gitml_tmp_files(folder: Path) -> list[str]:
     return [p.name for p in folder.rglob(".*.gitml-tmp-*")]
 
 
+def damage(cache: Cache, oid: str, data: bytes) -> Path:
+    """Replace the bytes of the (read-only) cache object ``oid`` behind the cache's back; its path."""
+    obj = cache.path(oid)
+    obj.chmod(0o644)
+    obj.write_bytes(data)
+    return obj
+
+
 def reflink_works(folder: Path) -> bool:
     src, dst = folder / ".probe-src", folder / ".probe-dst"
     src.write_bytes(b"probe")
@@ -202,24 +210,21 @@ def test_walk_files_refuses_a_symlink_leading_outside_the_repo(repo: Path, tmp_p
     assert str(secret) in str(info.value)
 
 
-def test_walk_files_refuses_a_symlink_to_etc_passwd(repo: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "target", "message"),
+    [
+        ("passwd", "/etc/passwd", "outside the repository"),
+        ("cfg", ".git/config", r"inside \.git/"),
+        ("git", ".git", r"inside \.git/"),
+    ],
+    ids=["etc-passwd", "into-dot-git", "dot-git-itself"],
+)
+def test_walk_files_refuses_a_symlink_to_etc_passwd_or_into_dot_git(
+    repo: Path, name: str, target: str, message: str
+) -> None:
     _make_tree(repo / "d", {"ok": b""})
-    (repo / "d" / "passwd").symlink_to("/etc/passwd")
-    with pytest.raises(InvalidNameError, match="outside the repository"):
-        walk_files(repo / "d", repo_root=repo)
-
-
-def test_walk_files_refuses_a_symlink_into_dot_git(repo: Path) -> None:
-    _make_tree(repo / "d", {"ok": b""})
-    (repo / "d" / "cfg").symlink_to(repo / ".git" / "config")
-    with pytest.raises(InvalidNameError, match=r"inside \.git/"):
-        walk_files(repo / "d", repo_root=repo)
-
-
-def test_walk_files_refuses_a_symlink_to_dot_git_itself(repo: Path) -> None:
-    _make_tree(repo / "d", {"ok": b""})
-    (repo / "d" / "git").symlink_to(repo / ".git")
-    with pytest.raises(InvalidNameError, match=r"inside \.git/"):
+    (repo / "d" / name).symlink_to(repo / target)  # an absolute target stays absolute
+    with pytest.raises(InvalidNameError, match=message):
         walk_files(repo / "d", repo_root=repo)
 
 
@@ -349,10 +354,7 @@ def test_checkout_copy_of_a_corrupt_object_fails_and_discards_it(
     cache: Cache, stored: tuple[str, bytes], tmp_path: Path
 ) -> None:
     oid, data = stored
-    obj = cache.path(oid)
-    obj.chmod(0o644)
-    with open(obj, "r+b") as fh:
-        fh.write(b"X")  # same size, different hash
+    obj = damage(cache, oid, b"X" + data[1:])  # same size, different hash
     dst = tmp_path / "work" / "model.bin"
     with pytest.raises(IntegrityError) as info:
         cache.checkout_file(oid, len(data), dst, link=["copy"])
@@ -368,9 +370,7 @@ def test_checkout_copy_of_a_truncated_object_fails(
     cache: Cache, stored: tuple[str, bytes], tmp_path: Path
 ) -> None:
     oid, data = stored
-    obj = cache.path(oid)
-    obj.chmod(0o644)
-    obj.write_bytes(data[:-1])
+    damage(cache, oid, data[:-1])
     with pytest.raises(IntegrityError, match=f"{len(data) - 1} bytes"):
         cache.checkout_file(oid, len(data), tmp_path / "out", link=["copy"])
     assert not cache.has(oid)
@@ -380,8 +380,7 @@ def test_failed_checkout_keeps_the_old_destination(
     cache: Cache, stored: tuple[str, bytes], tmp_path: Path
 ) -> None:
     oid, data = stored
-    cache.path(oid).chmod(0o644)
-    cache.path(oid).write_bytes(b"corrupt")
+    damage(cache, oid, b"corrupt")
     dst = tmp_path / "model.bin"
     dst.write_bytes(b"previous version")
     with pytest.raises(IntegrityError):
@@ -390,39 +389,41 @@ def test_failed_checkout_keeps_the_old_destination(
     assert gitml_tmp_files(tmp_path) == []
 
 
-def test_checkout_hardlink_shares_the_inode(cache: Cache, stored: tuple[str, bytes], tmp_path: Path) -> None:
+def checked_out(cache: Cache, stored: tuple[str, bytes], dst: Path, link: list[str]) -> str:
+    """Check ``stored`` out to ``dst`` trying ``link`` in order: the bytes arrive and no temp file is
+    left beside them. Returns the link type used."""
     oid, data = stored
+    used = cache.checkout_file(oid, len(data), dst, link=link)
+    assert dst.read_bytes() == data
+    assert gitml_tmp_files(dst.parent) == []
+    return used
+
+
+def test_checkout_hardlink_shares_the_inode(cache: Cache, stored: tuple[str, bytes], tmp_path: Path) -> None:
     dst = tmp_path / "w" / "model.bin"
-    assert cache.checkout_file(oid, len(data), dst, link=["hardlink"]) == "hardlink"
-    assert dst.stat().st_ino == cache.path(oid).stat().st_ino
+    assert checked_out(cache, stored, dst, ["hardlink"]) == "hardlink"
+    assert dst.stat().st_ino == cache.path(stored[0]).stat().st_ino
     assert stat.S_IMODE(dst.stat().st_mode) == 0o444, "a hardlink shares the cache's read-only file"
-    assert gitml_tmp_files(tmp_path / "w") == []
 
 
 def test_checkout_symlink_points_at_the_object(
     cache: Cache, stored: tuple[str, bytes], tmp_path: Path
 ) -> None:
-    oid, data = stored
     dst = tmp_path / "w" / "model.bin"
-    assert cache.checkout_file(oid, len(data), dst, link=["symlink"]) == "symlink"
+    assert checked_out(cache, stored, dst, ["symlink"]) == "symlink"
     assert dst.is_symlink()
-    assert dst.resolve() == cache.path(oid).resolve()
-    assert dst.read_bytes() == data
-    assert gitml_tmp_files(tmp_path / "w") == []
+    assert dst.resolve() == cache.path(stored[0]).resolve()
 
 
 def test_checkout_reflink_falls_back_when_unsupported(
     cache: Cache, stored: tuple[str, bytes], tmp_path: Path
 ) -> None:
-    oid, data = stored
     dst = tmp_path / "w" / "model.bin"
     dst.parent.mkdir()
     expected = "reflink" if reflink_works(dst.parent) else "copy"
-    assert cache.checkout_file(oid, len(data), dst, link=["reflink", "copy"]) == expected
-    assert dst.read_bytes() == data
+    assert checked_out(cache, stored, dst, ["reflink", "copy"]) == expected
     assert not dst.is_symlink()
     assert stat.S_IMODE(dst.stat().st_mode) & stat.S_IWUSR
-    assert gitml_tmp_files(dst.parent) == []
 
 
 def test_checkout_falls_back_through_the_configured_order(
@@ -450,28 +451,26 @@ def test_checkout_of_a_missing_object(cache: Cache, tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "stale", "others"),
+    [
+        ("model.bin", [".model.bin.gitml-tmp-1-dead"], [".other.bin.gitml-tmp-1-dead"]),
+        # "a[1].txt" as a glob would match ".a1.txt.*": another checkout's temp file, to be left alone.
+        ("a[1].txt", [], [".a1.txt.gitml-tmp-7-live"]),
+    ],
+    ids=["that-file-only", "glob-characters-literally"],
+)
 def test_checkout_removes_stale_temp_files_of_that_file_only(
-    cache: Cache, stored: tuple[str, bytes], tmp_path: Path
+    cache: Cache, stored: tuple[str, bytes], tmp_path: Path, name: str, stale: list[str], others: list[str]
 ) -> None:
     oid, data = stored
     work = tmp_path / "w"
     work.mkdir()
-    (work / ".model.bin.gitml-tmp-1-dead").write_bytes(b"stale")
-    (work / ".other.bin.gitml-tmp-1-dead").write_bytes(b"someone else's")
-    cache.checkout_file(oid, len(data), work / "model.bin", link=["copy"])
-    assert sorted(p.name for p in work.iterdir()) == [".other.bin.gitml-tmp-1-dead", "model.bin"]
-
-
-def test_stale_temp_cleanup_treats_glob_characters_literally(
-    cache: Cache, stored: tuple[str, bytes], tmp_path: Path
-) -> None:
-    oid, data = stored
-    work = tmp_path / "w"
-    work.mkdir()
-    (work / ".a1.txt.gitml-tmp-7-live").write_bytes(b"another checkout's temp file")
-    cache.checkout_file(oid, len(data), work / "a[1].txt", link=["copy"])
-    assert (work / ".a1.txt.gitml-tmp-7-live").exists()
-    assert (work / "a[1].txt").read_bytes() == data
+    for temp in stale + others:
+        (work / temp).write_bytes(b"a temp file")
+    cache.checkout_file(oid, len(data), work / name, link=["copy"])
+    assert sorted(p.name for p in work.iterdir()) == sorted([*others, name])
+    assert (work / name).read_bytes() == data
 
 
 # -- checkout_tree --------------------------------------------------------------------------------------
@@ -556,9 +555,7 @@ def test_checkout_tree_refuses_an_escaping_path_in_a_hand_built_manifest(
 def test_read_manifest_of_a_corrupt_manifest_removes_it(cache: Cache) -> None:
     manifest = Manifest.build([FileEntry("a", sha(b"a"), 1)])
     oid, _ = cache.add_bytes(manifest.dumps())
-    obj = cache.path(oid)
-    obj.chmod(0o644)
-    obj.write_bytes(manifest.dumps().replace(b" 1 a", b" 2 a"))
+    obj = damage(cache, oid, manifest.dumps().replace(b" 1 a", b" 2 a"))
     with pytest.raises(IntegrityError) as info:
         cache.read_manifest(oid)
     assert "corrupt and was removed" in str(info.value)
@@ -585,8 +582,7 @@ def test_verify(cache: Cache) -> None:
     oid, _ = cache.add_bytes(b"good")
     assert cache.verify(oid) is True
     assert cache.verify("ef" * 32) is False
-    cache.path(oid).chmod(0o644)
-    cache.path(oid).write_bytes(b"bad!")
+    damage(cache, oid, b"bad!")
     assert cache.verify(oid) is False
 
 

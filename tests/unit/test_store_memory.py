@@ -6,8 +6,6 @@ over both stores).
 
 from __future__ import annotations
 
-import hashlib
-import threading
 from pathlib import Path
 
 import pytest
@@ -116,26 +114,6 @@ def test_upload_checks_size_as_well_as_hash(cache: Cache) -> None:
     failures = store.upload([Transfer(item.oid, 4, item.path)], jobs=1)
     assert len(failures) == 1 and isinstance(failures[0].error, IntegrityError)
     assert store.objects == {}
-
-
-def test_concurrent_uploads_from_threads(cache: Cache) -> None:
-    store = MemoryStore()
-    items = put(cache, *(f"blob {i}".encode() for i in range(50)))
-    barrier = threading.Barrier(4)
-    results: list[int] = []
-
-    def push() -> None:
-        barrier.wait()
-        results.append(len(store.upload(items, jobs=4)))
-
-    threads = [threading.Thread(target=push) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == [0, 0, 0, 0]
-    assert all(hashlib.sha256(data).hexdigest() == oid for oid, data in store.objects.items())
-    assert len(store.objects) == 50
 
 
 def test_delete_removes_from_listing() -> None:
