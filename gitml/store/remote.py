@@ -485,9 +485,10 @@ class FsspecStore(ObjectStore):
         size = 0
         with _new_file(item.path) as fd:
 
-            def sink(block: bytes) -> None:
-                digest.update(block)
-                _write_all(fd, block)
+            def sink(blocks: list[bytes]) -> None:
+                for block in blocks:  # no join: each byte is copied once, into the file
+                    digest.update(block)
+                    _write_all(fd, block)
 
             response = await self._retry(
                 "download", lambda: self.fs._call_s3("get_object", Bucket=bucket, Key=path)
@@ -502,10 +503,10 @@ class FsspecStore(ObjectStore):
                         held += len(chunk)
                         size += len(chunk)
                     if held >= PART:
-                        await asyncio.to_thread(sink, b"".join(pending))
+                        await asyncio.to_thread(sink, pending)
                         pending, held = [], 0
                     elif not chunk and pending:
-                        sink(b"".join(pending))  # the small tail (or a small object): inline
+                        sink(pending)  # the small tail (or a small object): inline
                         pending, held = [], 0
                     if not chunk:
                         break
