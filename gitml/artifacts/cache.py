@@ -278,16 +278,37 @@ class Cache:
 
     # -- checkout ----------------------------------------------------------------------------------
 
-    def checkout_file(self, oid: str, size: int, dst: Path, *, link: Sequence[str] | None = None) -> str:
-        """Place object ``oid`` at ``dst`` atomically; returns the link type used."""
+    def checkout_file(
+        self,
+        oid: str,
+        size: int,
+        dst: Path,
+        *,
+        link: Sequence[str] | None = None,
+        prepared: set[Path] | None = None,
+    ) -> str:
+        """Place object ``oid`` at ``dst`` atomically; returns the link type used.
+
+        Temp files a killed checkout left beside ``dst`` are removed first. ``prepared`` (for many
+        files) holds directories already created and swept, so each is listed once, not once per file.
+        """
         src = self.path(oid)
         if not src.exists():
             raise ObjectMissingError(f"object {oid[:12]} for {dst} is not in the cache", hint="gitml fetch")
         parent = dst.parent
-        parent.mkdir(parents=True, exist_ok=True)
-        for stale in parent.glob(glob.escape(f".{dst.name}") + ".gitml-tmp-*"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
+        if prepared is None:
+            parent.mkdir(parents=True, exist_ok=True)
+            for stale in parent.glob(glob.escape(f".{dst.name}") + ".gitml-tmp-*"):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+        elif parent not in prepared:
+            parent.mkdir(parents=True, exist_ok=True)
+            with os.scandir(parent) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".") and ".gitml-tmp-" in entry.name:
+                        with contextlib.suppress(OSError):
+                            os.unlink(entry.path)
+            prepared.add(parent)
         tmp = parent / f".{dst.name}.gitml-tmp-{os.getpid()}-{secrets.token_hex(4)}"
         kinds = tuple(link or self.link)
         try:
@@ -341,11 +362,12 @@ class Cache:
     def checkout_tree(self, manifest: Manifest, dst: Path, *, prefix: str = "") -> int:
         """Place every file of ``manifest`` (under ``prefix``) below ``dst``; returns how many."""
         count = 0
+        prepared: set[Path] = set()
         for entry in manifest.under(prefix):
             rel = entry.path[len(prefix) + 1 :] if prefix else entry.path
             if not rel:
                 rel = entry.path.rsplit("/", 1)[-1]
             target = contained_path(dst, rel, what="artifact path")
-            self.checkout_file(entry.oid, entry.size, target)
+            self.checkout_file(entry.oid, entry.size, target, prepared=prepared)
             count += 1
         return count
