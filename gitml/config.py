@@ -15,6 +15,7 @@ from typing import Any
 
 from gitml import _yaml
 from gitml.exceptions import ConfigError
+from gitml.store.base import RemoteSpec
 
 __all__ = [
     "DEFAULT_CONFIG_TEXT",
@@ -66,12 +67,8 @@ class RunConfig:
     fsync: bool = False
 
 
-@dataclass(frozen=True)
-class RemoteConfig:
-    name: str
-    url: str
-    endpoint_url: str | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
+#: A configured remote (name, URL, endpoint, options): the storage layer's own spec, parsed here.
+RemoteConfig = RemoteSpec
 
 
 @dataclass(frozen=True)

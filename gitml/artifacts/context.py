@@ -50,7 +50,7 @@ def remote_spec(ws: Workspace, name: str | None = None) -> RemoteSpec:
         known = ", ".join(sorted(cfg.remotes)) or "none"
         raise RemoteNotFoundError(f"no remote named {name!r} (configured: {known})")
     check_remote_url(remote.url)
-    return RemoteSpec(remote.name, remote.url, remote.endpoint_url, remote.options)
+    return remote
 
 
 class Remote:
