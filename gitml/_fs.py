@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["append_bytes", "atomic_write", "locked"]
+__all__ = ["append_bytes", "atomic_write", "locked", "new_file", "remove_older_than", "write_all"]
 
 
 def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
@@ -21,9 +21,7 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         if fsync:
             os.fsync(fd)
     except BaseException:
@@ -38,6 +36,39 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` (os.write may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+@contextlib.contextmanager
+def new_file(path: Path) -> Iterator[int]:
+    """A descriptor of a file created for the block; if the block fails, the partial file is removed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        yield fd
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
+
+
+def remove_older_than(directory: Path, seconds: float, *, now: float | None = None) -> None:
+    """Delete the files in ``directory`` not modified for ``seconds`` (temp files of killed writers)."""
+    import time
+
+    now = time.time() if now is None else now
+    with contextlib.suppress(FileNotFoundError):
+        for entry in os.scandir(directory):
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime > seconds:
+                    os.unlink(entry.path)
 
 
 def append_bytes(fd: int, data: bytes) -> None:

@@ -19,7 +19,7 @@ from gitml.artifacts.manifest import Manifest
 from gitml.artifacts.record import FILE_NAME, ArtifactEntry, parse_entries
 from gitml.artifacts.transfer import TransferResult, fetch_entries, fetch_manifests
 from gitml.exceptions import ArtifactNotFoundError, IntegrityError, ObjectMissingError
-from gitml.paths import check_relpath
+from gitml.paths import contained_path
 from gitml.tracking.store import RunStore
 from gitml.uri import RunsURI, parse_uri
 from gitml.workspace import Workspace
@@ -194,9 +194,6 @@ def get(
     total = 0
     for entry in chosen:
         rel = entry.path[len(path) + 1 :] if path else entry.path
-        check_relpath(rel, what="artifact path")
-        from gitml.paths import contained_path
-
         target = contained_path(dest_dir, rel, what="artifact path")
         if entry.is_dir:
             count += cache.checkout_tree(cache.read_manifest(entry.oid), target)

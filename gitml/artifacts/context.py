@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import weakref
@@ -134,13 +133,6 @@ class RemoteIndex:
         gone = set(oids)
         self._rewrite(self._present, self._read(self._present) - gone)
         self._rewrite(self._bad, self.bad() - gone)
-
-    def reset(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._present.unlink()
-
-    def compact(self) -> None:
-        self._rewrite(self._present, self._read(self._present))
 
     def _rewrite(self, path: Path, oids: set[str]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from gitml.artifacts.cache import Cache
+from gitml._fs import remove_older_than
 from gitml.artifacts.context import open_cache, open_remote
 from gitml.artifacts.hashing import CHUNK, hash_file
 from gitml.artifacts.manifest import Manifest, parse_manifest
@@ -110,7 +109,7 @@ def gc(
                 for oid in result.removed:
                     cache.discard(oid)
         if target is None and not dry_run:
-            _clean_tmp(cache, now=now, older_than=86400)
+            remove_older_than(cache.tmp, 86400, now=now)
         elif target is not None and not dry_run and isinstance(target.store, LocalStore):
             # Temp files of pushes killed mid-copy (<remote>/tmp/): nothing else ever removes them.
             target.store.clean_tmp(older_than=86400)
@@ -119,14 +118,6 @@ def gc(
             if r is not None:
                 r.close()
     return result
-
-
-def _clean_tmp(cache: Cache, *, now: float, older_than: float) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        for entry in os.scandir(cache.tmp):
-            with contextlib.suppress(OSError):
-                if now - entry.stat().st_mtime > older_than:
-                    os.unlink(entry.path)
 
 
 @dataclass

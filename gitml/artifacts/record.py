@@ -140,7 +140,3 @@ def update_entries(
         merged = merge_entries(current, new)
         atomic_write(path, dump_entries(merged), fsync=fsync)
     return merged
-
-
-def check_artifact_path(path: str) -> str:
-    return str(check_relpath(path, what="artifact path"))

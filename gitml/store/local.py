@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
+from gitml._fs import new_file, remove_older_than
 from gitml.artifacts.hashing import ALGORITHM, copy_hashing, is_oid
 from gitml.exceptions import GitMLError, IntegrityError, ObjectMissingError, StoreError
 from gitml.store.base import (
@@ -70,29 +71,17 @@ def copy_verified(src: Path, dst_tmp: Path, *, oid: str, size: int, what: str) -
     except FileNotFoundError as exc:
         raise ObjectMissingError(f"{what}: object {oid[:12]} is missing") from exc
     try:
-        # Opened apart from the copy: a file that already exists is not ours to remove.
-        dst_fd = os.open(dst_tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except BaseException:
-        os.close(src_fd)
-        raise
-    try:
-        try:
+        # new_file removes only a file it created (one that already exists is not ours), and does
+        # so when the copy fails or the bytes do not match their name.
+        with new_file(dst_tmp) as dst_fd:
             got, got_size = copy_hashing(src_fd, dst_fd)
-        finally:
-            os.close(dst_fd)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(dst_tmp)
-        raise
+            if got != oid or got_size != size:
+                raise IntegrityError(
+                    f"{what}: object {oid[:12]} is corrupt ({got_size} bytes hashing to {got[:12]}, "
+                    f"expected {size} bytes)"
+                )
     finally:
         os.close(src_fd)
-    if got != oid or got_size != size:
-        with contextlib.suppress(OSError):
-            os.unlink(dst_tmp)
-        raise IntegrityError(
-            f"{what}: object {oid[:12]} is corrupt ({got_size} bytes hashing to {got[:12]}, "
-            f"expected {size} bytes)"
-        )
 
 
 class LocalStore(ObjectStore):
@@ -191,11 +180,4 @@ class LocalStore(ObjectStore):
 
     def clean_tmp(self, *, older_than: float) -> None:
         """Remove temp files left by killed writers (older than ``older_than`` seconds)."""
-        import time
-
-        now = time.time()
-        with contextlib.suppress(FileNotFoundError):
-            for entry in os.scandir(self.tmp):
-                with contextlib.suppress(OSError):
-                    if now - entry.stat().st_mtime > older_than:
-                        os.unlink(entry.path)
+        remove_older_than(self.tmp, older_than)

@@ -18,14 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import os
-import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from gitml._fs import locked
+from gitml._fs import new_file, write_all
 from gitml.artifacts.hashing import ALGORITHM
 from gitml.exceptions import (
     ConfigError,
@@ -46,6 +44,7 @@ from gitml.store.base import (
     object_key,
     oid_from_key,
 )
+from gitml.store.journal import UploadJournal
 
 __all__ = ["FsspecStore", "open_fsspec_store"]
 
@@ -156,7 +155,7 @@ class FsspecStore(ObjectStore):
         self.fs = fs
         self.root = root
         self.url = url
-        self.state_dir = state_dir
+        self.journal = None if state_dir is None else UploadJournal(state_dir / "multipart-uploads.jsonl")
         self.is_async = bool(getattr(fs, "async_impl", False))
         self.multipart = hasattr(fs, "_call_s3")
         self.default_jobs = 32
@@ -336,7 +335,8 @@ class FsspecStore(ObjectStore):
         s3 = self.fs._call_s3
         created = await self._retry("upload", lambda: s3("create_multipart_upload", Bucket=bucket, Key=key))
         upload_id = created["UploadId"]
-        self._journal(bucket, key, upload_id, add=True)
+        if self.journal is not None:
+            self.journal.add(bucket, key, upload_id)
         completed = False
         try:
             digest = hashlib.sha256()
@@ -395,40 +395,16 @@ class FsspecStore(ObjectStore):
             if not completed:
                 with contextlib.suppress(Exception):
                     await s3("abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload_id)
-            self._journal(bucket, key, upload_id, add=False)
+            if self.journal is not None:
+                self.journal.remove({upload_id})
 
     # -- the multipart journal: uploads a killed push left open --------------------------------
 
-    _journal_lock = threading.Lock()
-
-    def _journal_path(self) -> Path | None:
-        return None if self.state_dir is None else self.state_dir / "multipart-uploads.jsonl"
-
-    def _journal(self, bucket: str, key: str, upload_id: str, *, add: bool) -> None:
-        path = self._journal_path()
-        if path is None:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A thread lock for this process's tasks, a file lock for other gitml processes in this repo.
-        with self._journal_lock, locked(path.parent):
-            line = json.dumps({"bucket": bucket, "key": key, "id": upload_id, "pid": os.getpid()})
-            entries = _read_journal(path)
-            if add:
-                entries.append(line)
-            else:
-                entries = [e for e in entries if json.loads(e)["id"] != upload_id]
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text("".join(e + "\n" for e in entries))
-            os.replace(tmp, path)
-
     def _abort_journaled_uploads(self) -> None:
-        """Abort multipart uploads that a killed gitml process started (their pid is gone)."""
-        path = self._journal_path()
-        if path is None or not self.multipart:
+        """Abort multipart uploads that a killed gitml process started."""
+        if self.journal is None or not self.multipart:
             return
-        with self._journal_lock:
-            entries = _read_journal(path)
-        stale = [json.loads(e) for e in entries if not _pid_alive(json.loads(e).get("pid", 0))]
+        stale = self.journal.stale()
         if not stale:
             return
 
@@ -443,8 +419,7 @@ class FsspecStore(ObjectStore):
                     )
 
         self._run(abort_all)
-        for entry in stale:
-            self._journal(entry["bucket"], entry["key"], entry["id"], add=False)
+        self.journal.remove({e["id"] for e in stale})
 
     # -- download ------------------------------------------------------------------------------
 
@@ -483,12 +458,12 @@ class FsspecStore(ObjectStore):
         bucket, _, path = key.partition("/")
         digest = hashlib.sha256()
         size = 0
-        with _new_file(item.path) as fd:
+        with new_file(item.path) as fd:
 
             def sink(blocks: list[bytes]) -> None:
                 for block in blocks:  # no join: each byte is copied once, into the file
                     digest.update(block)
-                    _write_all(fd, block)
+                    write_all(fd, block)
 
             response = await self._retry(
                 "download", lambda: self.fs._call_s3("get_object", Bucket=bucket, Key=path)
@@ -515,7 +490,7 @@ class FsspecStore(ObjectStore):
 
     async def _get_ranges(self, item: Transfer, key: str) -> None:
         """Concurrent ranged GETs (filesystems other than S3), then one hashing pass."""
-        with _new_file(item.path) as fd:
+        with new_file(item.path) as fd:
             sem = asyncio.Semaphore(PARTS_IN_FLIGHT)
 
             async def fetch(start: int) -> None:
@@ -564,25 +539,6 @@ class FsspecStore(ObjectStore):
         self._run(rm)
 
 
-def _read_journal(path: Path) -> list[str]:
-    try:
-        return [line for line in path.read_text().splitlines() if line.strip()]
-    except FileNotFoundError:
-        return []
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0 or pid == os.getpid():
-        return pid == os.getpid()
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _mismatch(item: Transfer, got: str, size: int, where: str) -> IntegrityError:
     return IntegrityError(
         f"{where}: object {item.oid[:12]} is corrupt ({size} bytes hashing to {got[:12]}, "
@@ -623,26 +579,6 @@ def _check_file_at(path: Path, item: Transfer, where: str) -> None:
         raise _mismatch(item, got, size, where)
 
 
-@contextlib.contextmanager
-def _new_file(path: Path) -> Iterator[int]:
-    """A new file's descriptor; if the block fails, the partial file is removed."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        yield fd
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        raise
-    os.close(fd)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 def _write_new(path: Path, data: bytes) -> None:
-    with _new_file(path) as fd:
-        _write_all(fd, data)
+    with new_file(path) as fd:
+        write_all(fd, data)

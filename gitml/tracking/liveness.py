@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["HEARTBEAT_SECONDS", "Heartbeat", "is_alive", "pid_start_time"]
+__all__ = ["HEARTBEAT_SECONDS", "Heartbeat", "is_alive", "pid_alive", "pid_start_time"]
 
 HEARTBEAT_SECONDS = 30.0
 _HOST = socket.gethostname()
@@ -41,7 +41,8 @@ def pid_start_time(pid: int) -> int | None:
         return None
 
 
-def _pid_alive(pid: int, start: int | None) -> bool:
+def pid_alive(pid: int, start: int | None) -> bool:
+    """Whether process ``pid`` still runs and is the same process (same start time, when known)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -65,7 +66,7 @@ def is_alive(
     now: float | None = None,
 ) -> bool:
     if host == _HOST and pid is not None:
-        return _pid_alive(pid, pid_start)
+        return pid_alive(pid, pid_start)
     if heartbeat is None:
         return False
     clock = time.time() if now is None else now
