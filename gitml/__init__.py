@@ -18,6 +18,7 @@ from gitml.exceptions import (
     ArtifactNotFoundError,
     CommandError,
     ConfigError,
+    ConflictError,
     CorruptRunError,
     FilterSyntaxError,
     GitError,
@@ -61,6 +62,15 @@ if TYPE_CHECKING:
         start_run,
     )
     from gitml.tracking.query import Run, RunData, get_metric_history, get_run, search_runs
+    from gitml.registry.fluent import (
+        ModelVersion,
+        demote,
+        deprecate,
+        get_model_version,
+        promote,
+        register_model,
+        search_model_versions,
+    )
     from gitml.tracking.run import Metric, RunInfo
 
 # The tracking API is loaded on first use, so `gitml --help` and `import gitml.exceptions`
@@ -94,6 +104,18 @@ _LAZY = {
         ["Run", "RunData", "get_metric_history", "get_run", "search_runs"], "gitml.tracking.query"
     ),
     **dict.fromkeys(["Metric", "RunInfo"], "gitml.tracking.run"),
+    **dict.fromkeys(
+        [
+            "ModelVersion",
+            "demote",
+            "deprecate",
+            "get_model_version",
+            "promote",
+            "register_model",
+            "search_model_versions",
+        ],
+        "gitml.registry.fluent",
+    ),
 }
 
 
@@ -122,6 +144,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "CommandError",
     "ConfigError",
+    "ConflictError",
     "CorruptRunError",
     "FilterSyntaxError",
     "GitError",
@@ -130,6 +153,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidValueError",
     "Metric",
+    "ModelVersion",
     "NoActiveRunError",
     "NotFoundError",
     "ObjectMissingError",
@@ -147,8 +171,11 @@ __all__ = [
     "__version__",
     "active_run",
     "artifacts",
+    "demote",
+    "deprecate",
     "end_run",
     "get_metric_history",
+    "get_model_version",
     "get_run",
     "get_tracking_uri",
     "log_artifact",
@@ -161,6 +188,9 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "promote",
+    "register_model",
+    "search_model_versions",
     "search_runs",
     "set_experiment",
     "set_tag",

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from gitml.artifacts.maintenance import GCResult, VerifyResult
     from gitml.artifacts.remotes import RemoteInfo
     from gitml.artifacts.transfer import StatusResult, TransferResult
+    from gitml.registry.events import Event
+    from gitml.registry.get import GetModelResult, Resolution
+    from gitml.registry.ops import EventResult
+    from gitml.registry.query import ModelDetails, ModelSummary
     from gitml.tracking.command import CommandResult
     from gitml.tracking.query import SearchResult
     from gitml.tracking.store import RunSummary
@@ -29,20 +33,30 @@ if TYPE_CHECKING:
 __all__ = [
     "InitResult",
     "RunDetails",
+    "check_ref",
     "commit",
+    "demote_model",
+    "deprecate_model",
     "fetch",
     "gc",
     "get",
+    "get_model",
     "init",
+    "list_models",
     "list_runs",
     "ls",
+    "model_history",
+    "promote_model",
     "pull",
     "push",
+    "register_model",
     "remote_add",
     "remote_list",
     "remote_remove",
+    "resolve_model",
     "run",
     "search_runs",
+    "show_model",
     "show_run",
     "status",
     "verify",
@@ -328,3 +342,114 @@ def _run_ids(ws: Workspace, refs: Sequence[str]) -> list[str] | None:
 
     store = RunStore(ws)
     return [store.resolve(r) for r in refs]
+
+
+# -- registry ----------------------------------------------------------------------------------------
+
+
+def register_model(
+    name: str,
+    run: str,
+    *,
+    repo: StrPath | None = None,
+    path: str | None = None,
+    version: str | None = None,
+    description: str | None = None,
+    push: bool = False,
+) -> EventResult:
+    """Register a committed run's artifact as a new version (``gitml register``)."""
+    from gitml.registry.ops import register
+
+    return register(
+        _workspace(repo), name, run, path=path, version=version, description=description, push=push
+    )
+
+
+def promote_model(
+    name: str,
+    version: str,
+    stage: str,
+    *,
+    repo: StrPath | None = None,
+    force: bool = False,
+    description: str | None = None,
+    push: bool = False,
+) -> EventResult:
+    from gitml.registry.ops import promote
+
+    return promote(_workspace(repo), name, version, stage, force=force, description=description, push=push)
+
+
+def demote_model(
+    name: str, stage: str, *, repo: StrPath | None = None, description: str | None = None, push: bool = False
+) -> EventResult:
+    from gitml.registry.ops import demote
+
+    return demote(_workspace(repo), name, stage, description=description, push=push)
+
+
+def deprecate_model(
+    name: str,
+    version: str,
+    *,
+    repo: StrPath | None = None,
+    force: bool = False,
+    description: str | None = None,
+    push: bool = False,
+) -> EventResult:
+    from gitml.registry.ops import deprecate
+
+    return deprecate(_workspace(repo), name, version, force=force, description=description, push=push)
+
+
+def list_models(*, repo: StrPath | None = None) -> tuple[list[ModelSummary], list[str]]:
+    from gitml.registry.query import list_models as _list
+
+    return _list(_workspace(repo))
+
+
+def show_model(name: str, *, repo: StrPath | None = None) -> ModelDetails:
+    from gitml.registry.query import show_model as _show
+
+    return _show(_workspace(repo), name)
+
+
+def model_history(name: str, *, repo: StrPath | None = None) -> tuple[list[Event], list[str]]:
+    from gitml.registry.query import model_history as _history
+
+    return _history(_workspace(repo), name)
+
+
+def resolve_model(
+    uri: str, *, repo: StrPath | None = None, repo_url: str | None = None, offline: bool = False
+) -> Resolution:
+    """Which version a ``models:/`` URI names, and from where (``gitml models resolve``)."""
+    from gitml.registry.get import resolve_in_repo, resolve_remote
+
+    if repo_url is not None:
+        return resolve_remote(repo_url, uri)
+    return resolve_in_repo(_workspace(repo), uri, offline=offline)
+
+
+def get_model(
+    uri: str,
+    *,
+    out: StrPath | None = None,
+    repo: StrPath | None = None,
+    repo_url: str | None = None,
+    offline: bool = False,
+    remote: str | None = None,
+    jobs: int | None = None,
+) -> GetModelResult:
+    """Download a registered version, verified (``gitml get models:/…``)."""
+    from gitml.registry.get import get_model as _get
+
+    ws = None if repo_url is not None else _workspace(repo)
+    return _get(ws, uri, out=out, repo_url=repo_url, offline=offline, storage_remote=remote, jobs=jobs)
+
+
+def check_ref(ref: str, *, repo: StrPath | None = None) -> Event:
+    """The registry event a pushed tag stands for (``gitml check-ref``)."""
+    from gitml.registry.query import check_ref as _check
+
+    return _check(_workspace(repo), ref)

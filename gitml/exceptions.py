@@ -24,6 +24,7 @@ process exit code the CLI uses for it, and an optional one-line ``hint``::
     ├── StoreError (9)              remote storage unreachable or failing after retries
     │   └── StoreAuthError          credentials refused (no retry)
     ├── IntegrityError (10)         an object whose hash or size is wrong
+    ├── ConflictError (11)          a registry tag someone else pushed first / that moved
     └── CommandError (127)          ``gitml run`` could not start the command (127, as a shell)
 
 Foreign exceptions (dulwich, OSError, yaml) are translated where they enter
@@ -39,6 +40,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "CommandError",
     "ConfigError",
+    "ConflictError",
     "CorruptRunError",
     "FilterSyntaxError",
     "GitError",
@@ -185,3 +187,16 @@ class IntegrityError(GitMLError):
     """An object whose content does not match its hash or size (a corrupt cache or remote copy)."""
 
     exit_code = 10
+
+
+class ConflictError(GitMLError):
+    """A registry event that lost a race: the tag exists elsewhere with other content, or moved.
+
+    ``refs`` names the tags in conflict.
+    """
+
+    exit_code = 11
+
+    def __init__(self, message: str, *, refs: tuple[str, ...] = (), hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.refs = tuple(refs)

@@ -111,4 +111,4 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "
 
 # A real S3 endpoint (moto's standalone server in a subprocess): s3_server, s3_auth_server, s3_bucket,
 # make_s3_bucket, s3_client, aws_credentials. See tests/s3server.py.
-pytest_plugins = ["tests.s3server"]
+pytest_plugins = ["tests.s3server", "tests.gitserver"]

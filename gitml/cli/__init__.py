@@ -168,6 +168,7 @@ def main() -> None:
 
 
 from gitml.cli import artifacts as _artifacts  # noqa: E402 - registered after the group exists
+from gitml.cli import registry as _registry  # noqa: E402
 from gitml.cli.runs import runs  # noqa: E402
 
 cli.add_command(runs)
@@ -181,6 +182,12 @@ for _command in (
     _artifacts.get,
     _artifacts.ls,
     _artifacts.remote,
+    _registry.register,
+    _registry.promote,
+    _registry.demote,
+    _registry.deprecate,
+    _registry.models,
+    _registry.check_ref,
 ):
     cli.add_command(_command)
 

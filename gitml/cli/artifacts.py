@@ -261,16 +261,53 @@ def verify(repo: str | None, remote: str | None, jobs: int | None, cloud: bool, 
 @click.command()
 @click.argument("uri")
 @click.option("--out", "-o", metavar="PATH", help="Where to write (default: the artifact's name here).")
-@click.option("--rev", metavar="REV", help="Read the run as it is at this git revision.")
+@click.option("--rev", metavar="REV", help="Read the run as it is at this git revision (runs:/ URIs).")
+@click.option(
+    "--repo",
+    "repo_url",
+    metavar="GIT-URL",
+    help="Get a models:/ URI from this repository URL, with no clone.",
+)
+@click.option("--offline", is_flag=True, help="models:/ URIs: use only this clone's tags.")
 @_remote
 @_jobs
 @click.pass_obj
 def get(
-    repo: str | None, uri: str, out: str | None, rev: str | None, remote: str | None, jobs: int | None
+    repo: str | None,
+    uri: str,
+    out: str | None,
+    rev: str | None,
+    repo_url: str | None,
+    offline: bool,
+    remote: str | None,
+    jobs: int | None,
 ) -> None:
-    """Download an artifact, verified: gitml get runs:/RUN-ID/PATH [-o OUT]."""
-    from gitml import api
+    """Download an artifact or a model version, verified.
 
+    gitml get runs:/RUN-ID/PATH [-o OUT]; gitml get models:/NAME/(vN|STAGE|latest) [-o DIR] [--repo URL]
+    """
+    from gitml import api
+    from gitml.exceptions import UsageError
+
+    if uri.startswith("models:"):
+        if rev is not None:
+            raise UsageError("--rev applies to runs:/ URIs; a models:/ URI names its own commit")
+        from gitml.cli.registry import warn
+
+        got = api.get_model(
+            uri, out=out, repo=repo, repo_url=repo_url, offline=offline, remote=remote, jobs=jobs
+        )
+        warn(got.warnings)
+        v = got.version
+        click.echo(
+            f"Wrote {got.path} ({got.files} file(s), {_mb(got.bytes)}): {v.name} {v.version} "
+            f"({v.tag}, run {v.run_id})"
+        )
+        return
+    if repo_url is not None:
+        raise UsageError(
+            "--repo URL works with models:/ URIs", hint="clone the repository to get runs:/ URIs"
+        )
     result = api.get(uri, repo=repo, out=out, rev=rev, remote=remote, jobs=jobs)
     click.echo(f"Wrote {result.path} ({result.files} file(s), {_mb(result.bytes)})")
 

@@ -207,7 +207,7 @@ def test_parallel_commits_all_land(repo: Path) -> None:
 
 
 def test_untracked_files_in_the_diff_are_bounded(repo: Path) -> None:
-    from gitml.repo import UNTRACKED_DIFF_BUDGET, UNTRACKED_NAMED_MAX
+    from gitml.repo.worktree import UNTRACKED_DIFF_BUDGET, UNTRACKED_NAMED_MAX
 
     data = repo / "data"
     data.mkdir()
