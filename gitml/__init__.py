@@ -26,6 +26,7 @@ from gitml.exceptions import (
     IntegrityError,
     InvalidNameError,
     InvalidValueError,
+    ModelNotFoundError,
     NoActiveRunError,
     NotFoundError,
     ObjectMissingError,
@@ -37,9 +38,19 @@ from gitml.exceptions import (
     StoreAuthError,
     StoreError,
     UsageError,
+    VersionNotFoundError,
 )
 
 if TYPE_CHECKING:
+    from gitml.registry.fluent import (
+        ModelVersion,
+        demote,
+        deprecate,
+        get_model_version,
+        promote,
+        register_model,
+        search_model_versions,
+    )
     from gitml.tracking.fluent import (
         ActiveRun,
         active_run,
@@ -62,15 +73,6 @@ if TYPE_CHECKING:
         start_run,
     )
     from gitml.tracking.query import Run, RunData, get_metric_history, get_run, search_runs
-    from gitml.registry.fluent import (
-        ModelVersion,
-        demote,
-        deprecate,
-        get_model_version,
-        promote,
-        register_model,
-        search_model_versions,
-    )
     from gitml.tracking.run import Metric, RunInfo
 
 # The tracking API is loaded on first use, so `gitml --help` and `import gitml.exceptions`
@@ -153,6 +155,7 @@ __all__ = [
     "InvalidNameError",
     "InvalidValueError",
     "Metric",
+    "ModelNotFoundError",
     "ModelVersion",
     "NoActiveRunError",
     "NotFoundError",
@@ -168,6 +171,7 @@ __all__ = [
     "StoreAuthError",
     "StoreError",
     "UsageError",
+    "VersionNotFoundError",
     "__version__",
     "active_run",
     "artifacts",

@@ -16,7 +16,9 @@ process exit code the CLI uses for it, and an optional one-line ``hint``::
     │   ├── RunNotFoundError        unknown run id
     │   ├── ArtifactNotFoundError   no such artifact path in a run
     │   ├── ObjectMissingError      an object in neither the cache nor the remote
-    │   └── RemoteNotFoundError     no remote of that name / none configured
+    │   ├── RemoteNotFoundError     no remote of that name / none configured
+    │   ├── ModelNotFoundError      no registered model of that name
+    │   └── VersionNotFoundError    no such version, or nobody holds the stage
     ├── AmbiguousRunError (5)       a run-id prefix matches several runs
     ├── CorruptRunError (6)         a run folder whose files do not parse
     ├── GitError (7)                git refused (index.lock, no identity, ...)
@@ -48,6 +50,7 @@ __all__ = [
     "IntegrityError",
     "InvalidNameError",
     "InvalidValueError",
+    "ModelNotFoundError",
     "NoActiveRunError",
     "NotFoundError",
     "ObjectMissingError",
@@ -59,6 +62,7 @@ __all__ = [
     "StoreAuthError",
     "StoreError",
     "UsageError",
+    "VersionNotFoundError",
 ]
 
 
@@ -141,6 +145,14 @@ class ObjectMissingError(NotFoundError):
 
 class RemoteNotFoundError(NotFoundError):
     """No remote has that name, or no remote is configured at all."""
+
+
+class ModelNotFoundError(NotFoundError):
+    """No tag registers a model of this name."""
+
+
+class VersionNotFoundError(NotFoundError):
+    """The model has no such version, or nobody holds the stage asked for."""
 
 
 class AmbiguousRunError(GitMLError):

@@ -43,3 +43,16 @@ rm -rf .gitml/cache model.json
 gitml ls "runs:/$best"
 gitml get "runs:/$best/model.json" -o best-model.json
 cat best-model.json; echo
+echo "== the registry: register the best run's model as churn v1 and promote it (annotated git tags)"
+gitml register churn "runs:/$best/model.json" -m "best of the learning-rate sweep"
+gitml promote churn v1 production
+gitml models list
+git tag -l 'churn*'
+echo "== a bare 'origin' and a CI-style clone (depth 1, no tags): gitml get models:/churn/production"
+git init -q --bare -b main "$dir.origin.git"
+git remote add origin "$dir.origin.git"
+git push -q origin HEAD:refs/heads/main --tags
+rm -rf "$dir.ci" && git clone -q --depth 1 --no-tags "file://$dir.origin.git" "$dir.ci"
+(cd "$dir.ci" && gitml get models:/churn/production -o production-model.json && cmp production-model.json "$dir/best-model.json")
+echo "== and from the URL alone, with no clone"
+(cd "$(mktemp -d)" && gitml get models:/churn@production --repo "$dir.origin.git" -o model.json && cmp model.json "$dir/best-model.json" && echo "identical bytes")

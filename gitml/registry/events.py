@@ -54,7 +54,7 @@ def parse_message(message: str) -> dict[str, str]:
     from gitml import _yaml
 
     try:
-        data = _yaml.load(body)
+        data = _yaml.load_fast(body if body.endswith("\n") else body + "\n")
     except _yaml.YAMLError:
         return {}
     if not isinstance(data, dict) or "gitml" not in data:

@@ -189,10 +189,13 @@ def resolve_tag_remotely(ws: Workspace, tag: str, *, git_remote: str = "origin")
     url = remote_url(ws.root, git_remote)
     if url is None:
         return None
+    from gitml.registry.grammar import parse_tag
+
+    parsed = parse_tag(tag)
     refs = ls_remote(url, prefix="refs/tags/")
-    if tag not in refs:
+    if parsed is None or tag not in refs:
         return None
-    return Registry(RemoteTags(url, {tag: refs[tag]})).event_for(tag)
+    return Registry(RemoteTags(url, _model_tags(refs, parsed.name))).event_for(tag)
 
 
 # -- downloading ---------------------------------------------------------------------------------------

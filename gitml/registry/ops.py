@@ -324,7 +324,7 @@ def demote(
     now: Callable[[], float] = time.time,
 ) -> EventResult:
     """Take ``stage`` away from its holder: the tag ``NAME#STAGE!#N``."""
-    from gitml.registry.state import VersionNotFoundError
+    from gitml.exceptions import VersionNotFoundError
 
     check_stage(stage)
     registry = Registry(_tags(ws))

@@ -48,15 +48,13 @@ class ModelSummary:
 def list_models(ws: Workspace) -> tuple[list[ModelSummary], list[str]]:
     """Each model: its latest version (not deprecated), how many versions, who holds each stage."""
     registry = _registry(ws)
+    registry._quick_holders = True
     out = []
     for name in registry.model_names():
         taken = registry.version_tags(name)
         if not taken:
             continue
-        try:
-            latest: Version | None = registry.latest(name).version
-        except NotFoundError:
-            latest = None
+        latest = registry.latest_version(name)
         stages = {s: h.version for s, h in registry.stages(name).items() if h.version is not None}
         out.append(ModelSummary(name, latest, len(taken), stages))
     return out, registry.warnings

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from gitml.artifacts.hashing import is_oid
-from gitml.exceptions import InvalidNameError, NotFoundError
+from gitml.exceptions import InvalidNameError, ModelNotFoundError, VersionNotFoundError
 from gitml.registry.events import Event, ModelVersion, parse_message
 from gitml.registry.grammar import (
     ModelsURI,
@@ -39,14 +39,6 @@ from gitml.registry.grammar import (
 from gitml.repo.tags import TagInfo, TagRef
 
 __all__ = ["ModelNotFoundError", "Registry", "StageHolder", "TagSource", "VersionNotFoundError"]
-
-
-class ModelNotFoundError(NotFoundError):
-    """No tag registers a model of this name."""
-
-
-class VersionNotFoundError(NotFoundError):
-    """The model has no such version, or nobody holds the stage asked for."""
 
 
 class TagSource(Protocol):
@@ -70,6 +62,7 @@ class StageHolder:
 class _Model:
     name: str
     parsed: list[TagName] = field(default_factory=list)
+    registrations: list[TagName] | None = None
 
 
 class Registry:
@@ -82,6 +75,9 @@ class Registry:
         self._all: bool = False
         self._info: dict[str, TagInfo | None] = {}
         self._refs: dict[str, TagRef | None] = {}
+        #: Decide stage holders from packed-refs when that is unambiguous (``models list``); events
+        #: then carry no tagger or time, so callers that show those leave it off.
+        self._quick_holders = False
         self._warned: set[str] = set()
 
     # -- loading ------------------------------------------------------------------------------
@@ -106,14 +102,14 @@ class Registry:
     def model_names(self) -> list[str]:
         """Every model with at least one registry tag (one listing of the tag names)."""
         if not self._all:
-            by_name: dict[str, list[str]] = {}
+            by_name: dict[str, list[TagName]] = {}
             for tag in self.source.names():
                 parsed = parse_tag(tag)
                 if parsed is not None:
-                    by_name.setdefault(parsed.name, []).append(tag)
-            for name, tags in by_name.items():
+                    by_name.setdefault(parsed.name, []).append(parsed)
+            for name, parsed_tags in by_name.items():
                 if name not in self._models:
-                    self._add(name, tags)
+                    self._models[name] = _Model(name, parsed_tags)
             self._all = True
         return sorted(n for n, m in self._models.items() if m.parsed)
 
@@ -136,6 +132,18 @@ class Registry:
         self._info[tag] = info
         return info
 
+    def _annotated(self, model: _Model, tag: str) -> bool:
+        """Whether a tag is annotated — from packed-refs' peeled values when they say, else the object."""
+        ref = self._ref(tag)
+        if ref is None:
+            return False
+        if ref.peeled is not None:
+            if ref.peeled == ref.sha:
+                self._tag_info(model, tag)  # records the warning
+                return False
+            return True
+        return self._tag_info(model, tag) is not None
+
     def _commit_of(self, model: _Model, tag: str) -> str | None:
         ref = self._ref(tag)
         if ref is not None and ref.peeled is not None and ref.peeled != ref.sha:
@@ -155,9 +163,12 @@ class Registry:
     # -- versions -----------------------------------------------------------------------------
 
     def _registrations(self, model: _Model) -> list[TagName]:
-        return sorted(
-            (p for p in model.parsed if p.kind is TagKind.REGISTER), key=lambda p: p.version or Version((0,))
-        )
+        if model.registrations is None:
+            model.registrations = sorted(
+                (p for p in model.parsed if p.kind is TagKind.REGISTER),
+                key=lambda p: p.version or Version((0,)),
+            )
+        return model.registrations
 
     def _deprecated(self, model: _Model) -> set[Version]:
         out = set()
@@ -165,7 +176,7 @@ class Registry:
         for p in model.parsed:
             if p.kind not in (TagKind.DEPRECATE, TagKind.DEPRECATE_MODEL):
                 continue
-            if self._tag_info(model, p.tag) is None:
+            if not self._annotated(model, p.tag):
                 continue
             if p.kind is TagKind.DEPRECATE_MODEL:
                 everything = True
@@ -243,6 +254,15 @@ class Registry:
                 return mv
         raise VersionNotFoundError(f"model {name!r} has no version that is not deprecated")
 
+    def latest_version(self, name: str) -> Version | None:
+        """The highest version that is not deprecated, from tag names (objects only read if loose)."""
+        model = self._require(name)
+        deprecated = self._deprecated(model)
+        for parsed in reversed(self._registrations(model)):
+            if parsed.version not in deprecated and self._annotated(model, parsed.tag):
+                return parsed.version
+        return None
+
     def _require(self, name: str) -> _Model:
         model = self._model(name)
         if not any(p.kind is TagKind.REGISTER for p in model.parsed):
@@ -287,6 +307,10 @@ class Registry:
         while i < len(by_number):
             same = [p for p in by_number[i:] if p.number == by_number[i].number]
             i += len(same)
+            if len(same) == 1 and self._quick_holders:
+                quick = self._quick_holder(model, stage, same[0])
+                if quick is not None:
+                    return quick
             events = [e for e in (self._event(model, p) for p in same) if e is not None]
             if not events:
                 continue
@@ -295,6 +319,24 @@ class Registry:
                 return StageHolder(stage, None, event)
             return StageHolder(stage, self._assigned_version(model, event), event)
         return None
+
+    def _quick_holder(self, model: _Model, stage: str, parsed: TagName) -> StageHolder | None:
+        """A stage's holder from names and packed-refs alone: possible when the tag is known to be
+        annotated and its commit holds exactly one registered version (no object read)."""
+        ref = self._ref(parsed.tag)
+        if ref is None or ref.peeled is None or ref.peeled == ref.sha:
+            return None
+        event = Event.of(parsed, commit=ref.peeled, by="", time=0, fields={})
+        if parsed.kind is TagKind.UNASSIGN:
+            return StageHolder(stage, None, event)
+        on_commit = [
+            p.version
+            for p in self._registrations(model)
+            if p.version is not None and self._commit_of(model, p.tag) == ref.peeled
+        ]
+        if len(on_commit) != 1:
+            return None
+        return StageHolder(stage, on_commit[0], event)
 
     def stages(self, name: str) -> dict[str, StageHolder]:
         """Each stage ever used → its current holder (version None: nobody holds it now)."""

@@ -77,6 +77,7 @@ class LocalTags:
         self._raw: Any = repo._repo
         self._packed: dict[bytes, bytes] | None = None
         self._peeled: dict[bytes, bytes] | None = None
+        self._loose: set[str] | None = None
 
     # -- names and values ---------------------------------------------------------------------
 
@@ -107,42 +108,39 @@ class LocalTags:
             self._packed, self._peeled = packed, peeled
         return self._packed, self._peeled
 
+    def _loose_names(self) -> set[str]:
+        """Names of the loose tag refs (one scan of ``refs/tags``, cached)."""
+        if self._loose is None:
+            base = Path(self._raw.controldir()) / "refs" / "tags"
+            found: set[str] = set()
+            stack = [""]
+            while stack:
+                rel = stack.pop()
+                try:
+                    entries = list(os.scandir(base / rel if rel else base))
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                for entry in entries:
+                    name = f"{rel}/{entry.name}" if rel else entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(name)
+                    elif not entry.name.endswith(".lock"):
+                        found.add(name)
+            self._loose = found
+        return self._loose
+
     def names(self, *, prefix: str = "") -> list[str]:
         """Tag names starting with ``prefix`` (without ``refs/tags/``), loose and packed."""
-        out: set[str] = set()
         packed, _ = self._packed_refs()
         want = _TAGS + prefix.encode("utf-8")
-        for ref in packed:
-            if ref.startswith(want):
-                out.add(ref[len(_TAGS) :].decode("utf-8", "replace"))
-        base = Path(self._raw.controldir()) / "refs" / "tags"
-        head, _, leaf = prefix.rpartition("/")
-        folder = base / head if head else base
-        try:
-            for entry in os.scandir(folder):
-                if not entry.name.startswith(leaf):
-                    continue
-                rel = f"{head}/{entry.name}" if head else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    out.update(self._loose_below(base, rel))
-                elif not entry.name.endswith(".lock"):
-                    out.add(rel)
-        except (FileNotFoundError, NotADirectoryError):
-            pass
+        out = {ref[len(_TAGS) :].decode("utf-8", "replace") for ref in packed if ref.startswith(want)}
+        out.update(n for n in self._loose_names() if n.startswith(prefix))
         return sorted(out)
-
-    def _loose_below(self, base: Path, rel: str) -> list[str]:
-        found = []
-        for dirpath, _dirs, files in os.walk(base / rel):
-            for f in files:
-                if not f.endswith(".lock"):
-                    found.append(os.path.relpath(os.path.join(dirpath, f), base).replace(os.sep, "/"))
-        return found
 
     def ref(self, name: str) -> TagRef | None:
         """The value of ``refs/tags/<name>`` (loose first, then packed), None if absent."""
         ref = _TAGS + name.encode("utf-8")
-        sha = self._read_loose(ref)
+        sha = self._read_loose(ref) if name in self._loose_names() else None
         if sha is not None:
             return TagRef(sha.decode("ascii"))
         packed, peeled = self._packed_refs()
@@ -246,11 +244,11 @@ class LocalTags:
             raise GitError(f"could not write tag {name}: {exc}") from exc
         if not ok:
             raise ConflictError(f"tag {name} already exists", refs=(name,))
-        self._packed = None
+        self._packed = self._loose = None
         return tag_info_of(tag, name)
 
     def delete_unpublished(self, name: str, sha: str) -> None:
         """Remove a tag this process just created and failed to publish (only if it is still ``sha``)."""
         ref = _TAGS + name.encode("utf-8")
         self._raw.refs.remove_if_equals(ref, sha.encode("ascii"))
-        self._packed = None
+        self._packed = self._loose = None
