@@ -437,6 +437,7 @@ def get_model(
     out: StrPath | None = None,
     repo: StrPath | None = None,
     repo_url: str | None = None,
+    rev: str | None = None,
     offline: bool = False,
     remote: str | None = None,
     jobs: int | None = None,
@@ -445,7 +446,9 @@ def get_model(
     from gitml.registry.get import get_model as _get
 
     ws = None if repo_url is not None else _workspace(repo)
-    return _get(ws, uri, out=out, repo_url=repo_url, offline=offline, storage_remote=remote, jobs=jobs)
+    return _get(
+        ws, uri, out=out, repo_url=repo_url, rev=rev, offline=offline, storage_remote=remote, jobs=jobs
+    )
 
 
 def check_ref(ref: str, *, repo: StrPath | None = None) -> Event:

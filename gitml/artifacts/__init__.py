@@ -28,13 +28,9 @@ def download(uri: str, dst: StrPath | None = None, *, rev: str | None = None) ->
     from gitml.tracking.fluent import workspace
 
     if isinstance(uri, str) and uri.startswith("models:"):
-        if rev is not None:
-            from gitml.exceptions import UsageError
-
-            raise UsageError("rev applies to runs:/ URIs; a models:/ URI names its own commit")
         from gitml.registry.get import get_model
 
-        return get_model(workspace(), uri, out=dst).path
+        return get_model(workspace(), uri, out=dst, rev=rev).path
     from gitml.artifacts.access import get
 
     return get(workspace(), uri, out=dst, rev=rev).path

@@ -261,7 +261,11 @@ def verify(repo: str | None, remote: str | None, jobs: int | None, cloud: bool, 
 @click.command()
 @click.argument("uri")
 @click.option("--out", "-o", metavar="PATH", help="Where to write (default: the artifact's name here).")
-@click.option("--rev", metavar="REV", help="Read the run as it is at this git revision (runs:/ URIs).")
+@click.option(
+    "--rev",
+    metavar="REV",
+    help="runs:/ : read the run at this revision; models:/ : take the storage config from it.",
+)
 @click.option(
     "--repo",
     "repo_url",
@@ -290,12 +294,10 @@ def get(
     from gitml.exceptions import UsageError
 
     if uri.startswith("models:"):
-        if rev is not None:
-            raise UsageError("--rev applies to runs:/ URIs; a models:/ URI names its own commit")
         from gitml.cli.registry import warn
 
         got = api.get_model(
-            uri, out=out, repo=repo, repo_url=repo_url, offline=offline, remote=remote, jobs=jobs
+            uri, out=out, repo=repo, repo_url=repo_url, rev=rev, offline=offline, remote=remote, jobs=jobs
         )
         warn(got.warnings)
         v = got.version

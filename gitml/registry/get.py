@@ -60,7 +60,13 @@ class RemoteTags:
                 return objects
         from gitml.repo.transport import fetch_objects
 
-        objects = fetch_objects(self.url, [sha], depth=1)
+        # Tags on the same commit come along in the same fetch (a stage tag and the registration it
+        # assigns usually share one): one round trip, and the commit's tree is sent once.
+        peeled = next((r.peeled for r in self._refs.values() if r.sha == sha and r.peeled), None)
+        wants = [sha]
+        if peeled is not None:
+            wants += sorted({r.sha for r in self._refs.values() if r.peeled == peeled and r.sha != sha})
+        objects = fetch_objects(self.url, wants, depth=1)
         self._fetched.append(objects)
         return objects
 
@@ -236,20 +242,40 @@ def get_model(
     *,
     out: StrPath | None = None,
     repo_url: str | None = None,
+    rev: str | None = None,
     offline: bool = False,
     storage_remote: str | None = None,
     jobs: int | None = None,
 ) -> GetModelResult:
-    """Download the version a ``models:/`` URI names, verified (``gitml get models:/…``)."""
+    """Download the version a ``models:/`` URI names, verified (``gitml get models:/…``).
+
+    The storage remote is the one configured at the version's commit (``--repo``) or in
+    this clone; ``rev`` reads it from ``.gitml/config.yaml`` at that revision instead
+    (for when the storage moved after the version was registered).
+    """
+    from gitml.artifacts.direct import download_object
+
     parsed = parse_models_uri(uri)
     if repo_url is not None:
         res = resolve_remote(repo_url, parsed)
         oid, size, path = _require_bytes(res.version)
         assert res.remote_tags is not None
-        spec = _storage_from_commit(res.remote_tags, res.version, storage_remote)
+        at = res.version.commit if rev is None else _remote_rev(res.remote_tags, rev)
+        data = res.remote_tags.read_path(at, CONFIG_PATH)
+        spec = _storage_spec(data, at, res.version, storage_remote)
         dest = _destination(out, res.version, path)
-        from gitml.artifacts.direct import download_object
+        got = download_object(spec, oid=oid, size=size, is_dir=res.version.is_dir, dest=dest, jobs=jobs)
+        return GetModelResult(res.version, got.path, got.files, got.bytes, res.source, res.warnings)
+    if ws is None:
+        raise UsageError("not in a gitml repository", hint="pass --repo URL, or cd into a clone")
+    if rev is not None:
+        from gitml.repo.tags import LocalTags
 
+        res = resolve_in_repo(ws, parsed, offline=offline)
+        oid, size, path = _require_bytes(res.version)
+        at = ws.repo.resolve(rev)
+        spec = _storage_spec(LocalTags(ws.repo).read_path(at, CONFIG_PATH), at, res.version, storage_remote)
+        dest = _destination(out, res.version, path)
         got = download_object(spec, oid=oid, size=size, is_dir=res.version.is_dir, dest=dest, jobs=jobs)
         return GetModelResult(res.version, got.path, got.files, got.bytes, res.source, res.warnings)
     if ws is None:
@@ -283,25 +309,49 @@ def get_model(
     return GetModelResult(res.version, dest, files, size, res.source, res.warnings)
 
 
-def _storage_from_commit(tags: RemoteTags, mv: ModelVersion, name: str | None) -> RemoteSpec:
-    """The storage remote recorded at the version's commit (``.gitml/config.yaml``), by name or URL."""
+CONFIG_PATH = ".gitml/config.yaml"
+
+
+def _remote_rev(tags: RemoteTags, rev: str) -> str:
+    """The commit a branch, tag or full sha names in the remote repository."""
+    import re
+
+    from gitml.exceptions import RevisionNotFoundError
+    from gitml.giturl import check_rev
+    from gitml.repo.transport import ls_remote
+
+    check_rev(rev)
+    if re.fullmatch(r"[0-9a-f]{40}", rev):
+        return rev
+    refs = ls_remote(tags.url, prefix="refs/")
+    for name in (f"heads/{rev}", f"tags/{rev}", rev.removeprefix("refs/")):
+        ref = refs.get(name)
+        if ref is not None:
+            return ref.peeled or ref.sha
+    raise RevisionNotFoundError(
+        f"{tags.url} has no branch or tag {rev!r}", hint="use a branch, a tag or a full commit sha"
+    )
+
+
+def _storage_spec(data: bytes | None, commit: str, mv: ModelVersion, name: str | None) -> RemoteSpec:
+    """The storage remote in ``.gitml/config.yaml`` at ``commit``: by name, by the registered URL,
+    the default, the only one — or the URL the registration recorded."""
     from gitml import _yaml
     from gitml.config import parse_config
     from gitml.exceptions import RemoteNotFoundError
     from gitml.store.base import RemoteSpec, check_remote_url
 
-    data = tags.read_path(mv.commit, ".gitml/config.yaml")
     remotes: dict[str, RemoteSpec] = {}
     default = None
     if data is not None:
-        cfg = parse_config(_yaml.load(data) or {}, source=f"{mv.commit[:12]}:.gitml/config.yaml")
+        cfg = parse_config(_yaml.load(data) or {}, source=f"{commit[:12]}:{CONFIG_PATH}")
         remotes = dict(cfg.artifacts.remotes)
         default = cfg.artifacts.default_remote
     spec: RemoteSpec | None
     if name is not None:
         spec = remotes.get(name)
         if spec is None:
-            raise RemoteNotFoundError(f"the config at {mv.commit[:12]} has no remote {name!r}")
+            raise RemoteNotFoundError(f"the config at {commit[:12]} has no remote {name!r}")
     else:
         spec = next((r for r in remotes.values() if mv.remote and r.url == mv.remote), None)
         if spec is None and default is not None:
@@ -312,7 +362,7 @@ def _storage_from_commit(tags: RemoteTags, mv: ModelVersion, name: str | None) -
             spec = RemoteSpec("registered", mv.remote)
         if spec is None:
             raise RemoteNotFoundError(
-                f"neither {mv.tag} nor the config at {mv.commit[:12]} names a storage remote",
+                f"neither {mv.tag} nor the config at {commit[:12]} names a storage remote",
                 hint="add one in that repository: gitml remote add storage URL --default",
             )
     check_remote_url(spec.url)
