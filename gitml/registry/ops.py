@@ -83,6 +83,7 @@ def _remote_tags(ws: Workspace, git_remote: str, prefix: str) -> dict[str, str]:
 
 
 def _publish(ws: Workspace, tag: str, sha: str, git_remote: str) -> str:
+    """Push one new tag; on any failure remove it again, so ``--push`` records all or nothing."""
     from gitml.repo.transport import push_tags
 
     try:
@@ -94,9 +95,22 @@ def _publish(ws: Workspace, tag: str, sha: str, git_remote: str) -> str:
             refs=(tag,),
             hint=f"git fetch {git_remote} --tags, check `gitml models history`, then run the command again",
         ) from exc
-    except GitMLError:
-        raise
+    except GitMLError as exc:
+        _tags(ws).delete_unpublished(tag, sha)
+        raise type(exc)(
+            f"could not push {tag} to {git_remote}, so it was not recorded: {exc.message}",
+            hint=exc.hint or "check the remote and your permissions, then run the command again",
+        ) from exc
     return git_remote
+
+
+def _public_url(url: str | None) -> str | None:
+    """A storage URL as it may be written into a tag: without any ``user:secret@``."""
+    if url is None:
+        return None
+    import re
+
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^\s@]*@", r"\1", url)
 
 
 def _number(ws: Workspace, registry: Registry, name: str, stage: str, *, push: bool, git_remote: str) -> int:
@@ -254,7 +268,7 @@ def register(
         "hash": f"sha256:{art.oid}",
         "size": art.size,
         "type": "dir" if art.is_dir else "file",
-        "remote": remote_url,
+        "remote": _public_url(remote_url),
         "by": _who(ident),
         "at": utc_iso(stamp),
     }
