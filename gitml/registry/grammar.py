@@ -43,7 +43,9 @@ MAX_STAGE_LENGTH = 64
 
 _NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?")
 _STAGE_RE = re.compile(r"[a-z](?:[a-z0-9_-]*[a-z0-9])?")
-_VERSION_RE = re.compile(r"v?(\d{1,9})(?:\.(\d{1,9})\.(\d{1,9}))?")
+# ASCII digits, no leading zeros: one spelling per version (``v03`` would be a second name for ``v3``).
+_NUM = r"(0|[1-9][0-9]{0,8})"
+_VERSION_RE = re.compile(rf"v?{_NUM}(?:\.{_NUM}\.{_NUM})?")
 _RESERVED_STAGES = frozenset({"latest", "deprecated"})
 
 _NAME_HINT = "model names are lowercase letters, digits and '.', '_', '-' inside (e.g. churn, fraud-v2)"
@@ -55,7 +57,9 @@ def check_model_name(name: object) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidNameError(f"a model name must be a non-empty string: {name!r}", hint=_NAME_HINT)
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidNameError(f"model name longer than {MAX_NAME_LENGTH} characters: {name[:40]!r}…")
+        raise InvalidNameError(
+            f"model name longer than {MAX_NAME_LENGTH} characters: {name[:40]!r}…", hint=_NAME_HINT
+        )
     if _NAME_RE.fullmatch(name) is None:
         lower = name.lower() != name and _NAME_RE.fullmatch(name.lower())
         hint = "model names are lowercase" if lower else _NAME_HINT
@@ -70,7 +74,9 @@ def check_stage(stage: object) -> str:
     if not isinstance(stage, str) or not stage:
         raise InvalidNameError(f"a stage must be a non-empty string: {stage!r}", hint=_STAGE_HINT)
     if len(stage) > MAX_STAGE_LENGTH:
-        raise InvalidNameError(f"stage longer than {MAX_STAGE_LENGTH} characters: {stage[:40]!r}…")
+        raise InvalidNameError(
+            f"stage longer than {MAX_STAGE_LENGTH} characters: {stage[:40]!r}…", hint=_STAGE_HINT
+        )
     if _STAGE_RE.fullmatch(stage) is None:
         raise InvalidNameError(f"invalid stage {stage!r}", hint=_STAGE_HINT)
     if stage in _RESERVED_STAGES or _VERSION_RE.fullmatch(stage):
@@ -136,7 +142,7 @@ class TagName:
 _TAG_RE = re.compile(
     r"(?P<name>[^@#]+)"
     r"(?:@(?P<version>v[0-9.]+)(?P<bang>!)?|@(?P<deprecated>deprecated)"
-    r"|#(?P<stage>[^#!]+)(?:(?P<sbang>!)?#(?P<number>\d{1,9}))?)"
+    r"|#(?P<stage>[^#!]+)(?:(?P<sbang>!)?#(?P<number>[1-9][0-9]{0,8}))?)"
 )
 
 

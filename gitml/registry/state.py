@@ -219,12 +219,15 @@ class Registry:
         """Every registered version of ``name``, oldest number first, with its stages."""
         model = self._model(name)
         deprecated = self._deprecated(model)
-        holders = {h.version: h.stage for h in self.stages(name).values() if h.version is not None}
+        holders: dict[Version, list[str]] = {}
+        for h in self.stages(name).values():
+            if h.version is not None:
+                holders.setdefault(h.version, []).append(h.stage)
         out = []
         for parsed in self._registrations(model):
             mv = self._version(model, parsed, deprecated=deprecated)
             if mv is not None:
-                stages = tuple(s for v, s in holders.items() if v == mv.version)
+                stages = tuple(holders.get(mv.version, ()))
                 out.append(replace(mv, stages=stages) if stages else mv)
         return out
 
@@ -237,7 +240,8 @@ class Registry:
                 mv = self._version(model, parsed, deprecated=deprecated)
                 if mv is not None:
                     return mv
-        known = ", ".join(str(v) for v in self.version_tags(name)[-5:]) or "none"
+        annotated = [p.version for p in self._registrations(model) if self._annotated(model, p.tag)]
+        known = ", ".join(str(v) for v in annotated[-5:] if v is not None) or "none"
         raise VersionNotFoundError(
             f"model {name!r} has no version {wanted}", hint=f"versions: {known} (gitml models show {name})"
         )
@@ -252,7 +256,14 @@ class Registry:
             mv = self._version(model, parsed, deprecated=deprecated)
             if mv is not None:
                 return mv
-        raise VersionNotFoundError(f"model {name!r} has no version that is not deprecated")
+        if any(self._annotated(model, p.tag) for p in self._registrations(model)):
+            raise VersionNotFoundError(
+                f"every version of model {name!r} is deprecated", hint=f"gitml models show {name}"
+            )
+        raise VersionNotFoundError(
+            f"model {name!r} has no version registered by an annotated tag",
+            hint="lightweight tags are ignored: gitml register (or git tag -a)",
+        )
 
     def latest_version(self, name: str) -> Version | None:
         """The highest version that is not deprecated, from tag names (objects only read if loose)."""
@@ -369,7 +380,12 @@ class Registry:
         holder = self.holder(uri.name, uri.stage)
         if holder is None or holder.version is None:
             held = [s for s, h in self.stages(uri.name).items() if h.version is not None]
-            why = "was demoted" if holder is not None else "is held by no version"
+            if holder is None:
+                why = "is held by no version"
+            elif holder.event.kind is TagKind.UNASSIGN:
+                why = f"was demoted ({holder.event.tag})"
+            else:
+                why = f"is assigned by {holder.event.tag} to no registered version"
             raise VersionNotFoundError(
                 f"stage {uri.stage!r} of model {uri.name!r} {why}",
                 hint=f"stages held: {', '.join(held) or 'none'}; "

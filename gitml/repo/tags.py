@@ -227,6 +227,12 @@ class LocalTags:
 
         Refuses (ConflictError) when the name is taken; a tag is never moved.
         """
+        if self.ref(name) is not None:
+            raise ConflictError(f"tag {name} already exists", refs=(name,))
+        try:
+            target_cls = self._raw[commit.encode("ascii")].__class__
+        except KeyError as exc:
+            raise GitError(f"cannot tag {commit[:12]}: no such object in this repository") from exc
         ident = tagger or self.repo.identity()
         stamp = int(now())
         tag: Any = Tag()
@@ -234,7 +240,7 @@ class LocalTags:
         tag.tag_time = stamp
         tag.tag_timezone = tzoffset(stamp)
         tag.name = name.encode("utf-8")
-        tag.object = (self._raw[commit.encode("ascii")].__class__, commit.encode("ascii"))
+        tag.object = (target_cls, commit.encode("ascii"))
         tag.message = message.encode("utf-8") if message.endswith("\n") else (message + "\n").encode()
         self._raw.object_store.add_object(tag)
         ref = _TAGS + name.encode("utf-8")
