@@ -20,7 +20,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 from gitml.exceptions import InvalidNameError
 
-__all__ = ["UrlKind", "check_git_url", "check_rev", "git_url_kind", "strip_credentials"]
+__all__ = ["UrlKind", "check_git_url", "check_rev", "git_url_kind", "split_scp_url", "strip_credentials"]
 
 #: How a checked URL reaches the other repository.
 UrlKind = Literal["local", "file", "ssh", "scp", "git", "http", "https"]
@@ -44,6 +44,19 @@ def _bad(url: str, why: str, hint: str = _URL_HINT) -> InvalidNameError:
 
 def _has_control_or_space(text: str) -> bool:
     return any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 for ch in text)
+
+
+def split_scp_url(url: str) -> tuple[str | None, str, str] | None:
+    """``(user, host, path)`` of an scp-like ``[user@]host:path`` (IPv6 brackets removed); else None.
+
+    The grammar only: check the URL with :func:`check_git_url` first.
+    """
+    if _SCHEME_RE.match(url):
+        return None
+    match = _SCP_RE.fullmatch(url)
+    if match is None:
+        return None
+    return match.group("user"), match.group("host").strip("[]"), match.group("path")
 
 
 def git_url_kind(url: str) -> UrlKind:

@@ -71,17 +71,9 @@ class RemoteTags:
         return objects
 
     def info(self, name: str, sha: str) -> TagInfo | None:
-        got = self._objects_with(sha).tag_info(sha)
-        return TagInfo(
-            name=name,
-            sha=got.sha,
-            target=got.target,
-            target_type=got.target_type,
-            tagger=got.tagger,
-            time=got.time,
-            tz_offset=got.tz_offset,
-            message=got.message,
-        )
+        from dataclasses import replace as _replace
+
+        return _replace(self._objects_with(sha).tag_info(sha), name=name)
 
     def read_path(self, commit: str, path: str) -> bytes | None:
         return self._objects_with(commit).read_path(commit, path)

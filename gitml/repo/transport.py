@@ -58,7 +58,8 @@ from gitml.exceptions import (
     RepoNotFoundError,
     RevisionNotFoundError,
 )
-from gitml.giturl import check_git_url, git_url_kind, strip_credentials
+from gitml.giturl import check_git_url, git_url_kind, split_scp_url, strip_credentials
+from gitml.repo.tags import TagInfo
 
 __all__ = [
     "FetchedObjects",
@@ -132,20 +133,6 @@ class RemoteRef:
         return self.peeled or self.sha
 
 
-@dataclass(frozen=True)
-class TagInfo:
-    """An annotated tag object: who tagged what, when, and the message (without any signature)."""
-
-    name: str
-    sha: str
-    target: str
-    target_type: str  # "commit", "tag", "tree" or "blob"
-    tagger: str
-    time: int  # seconds since the epoch
-    tz_offset: int  # seconds east of UTC
-    message: str
-
-
 # -- picking the client --------------------------------------------------------------------------
 
 
@@ -171,8 +158,10 @@ def _scrub(text: str, url: str) -> str:
 
 
 def _client(url: str, *, base: Path | None = None) -> tuple[Any, bytes]:
-    # dulwich's NewType'd ids (Ref, ObjectID) would need a cast at every call: clients are Any here.
-    """The dulwich client and the path to hand it for a URL ``check_git_url`` accepted."""
+    """The dulwich client and the path to hand it for a URL ``check_git_url`` accepted.
+
+    (Any: dulwich's NewType'd ids, Ref and ObjectID, would need a cast at every call.)
+    """
     kind = git_url_kind(url)
     if kind == "local":
         path = Path(url)
@@ -181,18 +170,13 @@ def _client(url: str, *, base: Path | None = None) -> tuple[Any, bytes]:
         return LocalGitClient(), str(path).encode("utf-8", "surrogateescape")
     if kind == "file":
         return LocalGitClient(), unquote(urlsplit(url).path).encode("utf-8", "surrogateescape")
-    if kind == "scp":
-        user_host, _, path_text = url.partition(":") if "[" not in url else _split_scp_ipv6(url)
-        user, _, host = user_host.rpartition("@")
-        ssh: Any = SSHGitClient(host.strip("[]"), username=user or None)
+    scp = split_scp_url(url) if kind == "scp" else None
+    if scp is not None:
+        user, host, path_text = scp
+        ssh: Any = SSHGitClient(host, username=user or None)
         return ssh, path_text.encode("utf-8")
     client, path_text = get_transport_and_path_from_url(url)
     return client, path_text.encode("utf-8")
-
-
-def _split_scp_ipv6(url: str) -> tuple[str, str, str]:
-    close = url.index("]")
-    return url[: close + 1], ":", url[close + 2 :]
 
 
 def _translate(exc: BaseException, url: str, action: str) -> GitMLError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gitml.exceptions import InvalidNameError
-from gitml.giturl import check_git_url, check_rev, git_url_kind, strip_credentials
+from gitml.giturl import check_git_url, check_rev, git_url_kind, split_scp_url, strip_credentials
 
 ACCEPTED = [
     ("https://github.com/org/repo.git", "https"),
@@ -198,3 +198,18 @@ def test_check_rev_rejects(rev: str) -> None:
 def test_check_rev_rejects_non_strings() -> None:
     with pytest.raises(InvalidNameError):
         check_rev(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("url", "parts"),
+    [
+        ("git@github.com:org/repo.git", ("git", "github.com", "org/repo.git")),
+        ("example.com:repo[1].git", (None, "example.com", "repo[1].git")),
+        ("alice@[::1]:srv/repo.git", ("alice", "::1", "srv/repo.git")),
+        ("/tmp/a:b", None),
+        ("ssh://git@host/x", None),
+        ("../origin.git", None),
+    ],
+)
+def test_split_scp_url(url: str, parts: tuple[str | None, str, str] | None) -> None:
+    assert split_scp_url(url) == parts
