@@ -360,9 +360,8 @@ def register_model(
     """Register a committed run's artifact as a new version (``gitml register``)."""
     from gitml.registry.ops import register
 
-    return register(
-        _workspace(repo), name, run, path=path, version=version, description=description, push=push
-    )
+    with _workspace(repo) as ws:
+        return register(ws, name, run, path=path, version=version, description=description, push=push)
 
 
 def promote_model(
@@ -377,7 +376,8 @@ def promote_model(
 ) -> EventResult:
     from gitml.registry.ops import promote
 
-    return promote(_workspace(repo), name, version, stage, force=force, description=description, push=push)
+    with _workspace(repo) as ws:
+        return promote(ws, name, version, stage, force=force, description=description, push=push)
 
 
 def demote_model(
@@ -385,7 +385,8 @@ def demote_model(
 ) -> EventResult:
     from gitml.registry.ops import demote
 
-    return demote(_workspace(repo), name, stage, description=description, push=push)
+    with _workspace(repo) as ws:
+        return demote(ws, name, stage, description=description, push=push)
 
 
 def deprecate_model(
@@ -399,25 +400,29 @@ def deprecate_model(
 ) -> EventResult:
     from gitml.registry.ops import deprecate
 
-    return deprecate(_workspace(repo), name, version, force=force, description=description, push=push)
+    with _workspace(repo) as ws:
+        return deprecate(ws, name, version, force=force, description=description, push=push)
 
 
 def list_models(*, repo: StrPath | None = None) -> tuple[list[ModelSummary], list[str]]:
     from gitml.registry.query import list_models as _list
 
-    return _list(_workspace(repo))
+    with _workspace(repo) as ws:
+        return _list(ws)
 
 
 def show_model(name: str, *, repo: StrPath | None = None) -> ModelDetails:
     from gitml.registry.query import show_model as _show
 
-    return _show(_workspace(repo), name)
+    with _workspace(repo) as ws:
+        return _show(ws, name)
 
 
 def model_history(name: str, *, repo: StrPath | None = None) -> tuple[list[Event], list[str]]:
     from gitml.registry.query import model_history as _history
 
-    return _history(_workspace(repo), name)
+    with _workspace(repo) as ws:
+        return _history(ws, name)
 
 
 def resolve_model(
@@ -428,7 +433,8 @@ def resolve_model(
 
     if repo_url is not None:
         return resolve_remote(repo_url, uri)
-    return resolve_in_repo(_workspace(repo), uri, offline=offline)
+    with _workspace(repo) as ws:
+        return resolve_in_repo(ws, uri, offline=offline)
 
 
 def get_model(
@@ -446,13 +452,18 @@ def get_model(
     from gitml.registry.get import get_model as _get
 
     ws = None if repo_url is not None else _workspace(repo)
-    return _get(
-        ws, uri, out=out, repo_url=repo_url, rev=rev, offline=offline, storage_remote=remote, jobs=jobs
-    )
+    try:
+        return _get(
+            ws, uri, out=out, repo_url=repo_url, rev=rev, offline=offline, storage_remote=remote, jobs=jobs
+        )
+    finally:
+        if ws is not None:
+            ws.close()
 
 
 def check_ref(ref: str, *, repo: StrPath | None = None) -> Event:
     """The registry event a pushed tag stands for (``gitml check-ref``)."""
     from gitml.registry.query import check_ref as _check
 
-    return _check(_workspace(repo), ref)
+    with _workspace(repo) as ws:
+        return _check(ws, ref)

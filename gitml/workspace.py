@@ -34,6 +34,18 @@ class Workspace:
         self.runs_dir = self.gitml_dir / "runs"
         self.tmp_dir = self.gitml_dir / "tmp"
 
+    def close(self) -> None:
+        """Release the git repository (its pack files), if it was opened."""
+        repo = self.__dict__.pop("repo", None)
+        if repo is not None:
+            repo.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     @classmethod
     def find(cls, start: StrPath | None = None) -> Workspace:
         """The workspace for ``start``, else ``$GITML_REPO``, else the current directory."""

@@ -131,7 +131,7 @@ def resolve_in_repo(
         if url is not None:
             try:
                 refs = _model_tags(ls_remote(url, prefix="refs/tags/"), parsed.name)
-            except GitError as exc:
+            except (GitError, NotFoundError) as exc:
                 warnings.append(
                     f"could not reach {git_remote} ({exc.message}); "
                     "using this clone's tags, which may be stale"
@@ -265,7 +265,9 @@ def get_model(
 
         res = resolve_in_repo(ws, parsed, offline=offline)
         oid, size, path = _require_bytes(res.version)
-        at = ws.repo.resolve(rev)
+        from gitml.giturl import check_rev
+
+        at = ws.repo.resolve(check_rev(rev))
         spec = _storage_spec(LocalTags(ws.repo).read_path(at, CONFIG_PATH), at, res.version, storage_remote)
         dest = _destination(out, res.version, path)
         got = download_object(spec, oid=oid, size=size, is_dir=res.version.is_dir, dest=dest, jobs=jobs)

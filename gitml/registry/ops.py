@@ -79,7 +79,8 @@ def _remote_tags(ws: Workspace, git_remote: str, prefix: str) -> dict[str, str]:
     from gitml.repo.transport import ls_remote, remote_url
 
     url = remote_url(ws.root, git_remote) or git_remote
-    return {name: ref.sha for name, ref in ls_remote(url, prefix=f"refs/tags/{prefix}").items()}
+    refs = ls_remote(url, prefix="refs/tags/")  # names come back without the prefix asked for
+    return {name: ref.sha for name, ref in refs.items() if name.startswith(prefix)}
 
 
 def _publish(ws: Workspace, tag: str, sha: str, git_remote: str) -> str:
@@ -216,9 +217,10 @@ def register(
     if version is not None:
         wanted = parse_version(version)
         tag = registration_tag(name, wanted)
-        existing = _tags(ws).ref(tag)
+        tags = _tags(ws)
+        existing = tags.ref(tag)
         if existing is not None:
-            where = registry.get_version(name, wanted).commit[:12] if wanted in taken else "?"
+            where = (tags.peel(existing.sha) or existing.sha)[:12]
             raise ConflictError(
                 f"version {wanted} of {name!r} already exists ({tag} on commit {where})",
                 refs=(tag,),

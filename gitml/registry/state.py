@@ -239,7 +239,8 @@ class Registry:
             if parsed.version == wanted:
                 mv = self._version(model, parsed, deprecated=deprecated)
                 if mv is not None:
-                    return mv
+                    held = tuple(s for s, h in self.stages(name).items() if h.version == wanted)
+                    return replace(mv, stages=held) if held else mv
         annotated = [p.version for p in self._registrations(model) if self._annotated(model, p.tag)]
         known = ", ".join(str(v) for v in annotated[-5:] if v is not None) or "none"
         raise VersionNotFoundError(

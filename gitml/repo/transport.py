@@ -19,6 +19,7 @@ credentials (:func:`gitml.giturl.strip_credentials`).
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
@@ -436,7 +437,11 @@ def _open_local(repo_root: StrPath) -> Any:
 def remote_url(repo_root: Path, name: str = "origin") -> str | None:
     """The URL of the remote ``name`` in the repository's git config; None if there is none."""
     with _open_local(repo_root) as repo:
-        return _config_value(repo.get_config(), (b"remote", name.encode("utf-8")), b"url")
+        url = _config_value(repo.get_config(), (b"remote", name.encode("utf-8")), b"url")
+    if url is not None and git_url_kind(url) == "local" and not os.path.isabs(url):
+        # git reads a relative remote path from the top of the work tree, wherever it is run from.
+        return str((Path(repo_root) / url).resolve())
+    return url
 
 
 def _push_target(repo: Any, root: Path, remote: str) -> tuple[str, Path | None]:
