@@ -432,9 +432,9 @@ def resolve_model(
     from gitml.registry.get import resolve_in_repo, resolve_remote
 
     if repo_url is not None:
-        return resolve_remote(repo_url, uri)
+        return resolve_remote(repo_url, uri, with_stages=True)
     with _workspace(repo) as ws:
-        return resolve_in_repo(ws, uri, offline=offline)
+        return resolve_in_repo(ws, uri, offline=offline, with_stages=True)
 
 
 def get_model(

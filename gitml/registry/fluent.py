@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gitml._types import StrPath
+from gitml.exceptions import InvalidNameError
 from gitml.registry.events import ModelVersion
 from gitml.registry.grammar import parse_version
 from gitml.registry.ops import EventResult
@@ -83,17 +84,16 @@ def get_model_version(name: str, version_or_stage: str | int, *, repo: StrPath |
     from gitml.registry.state import Registry
     from gitml.repo.tags import LocalTags
 
-    ws = _ws(repo)
-    registry = Registry(LocalTags(ws.repo))
-    ref = str(version_or_stage)
-    if ref == "latest":
-        return registry.latest(name)
-    try:
-        return registry.get_version(name, parse_version(ref))
-    except Exception:
-        if ref.lstrip("v").replace(".", "").isdigit():
-            raise
-    return registry.resolve(ModelsURI(name, "stage", stage=check_stage(ref)))
+    with _ws(repo) as ws:
+        registry = Registry(LocalTags(ws.repo))
+        ref = str(version_or_stage)
+        if ref == "latest":
+            return registry.resolve(ModelsURI(name, "latest"), with_stages=True)
+        try:
+            version = parse_version(ref)
+        except InvalidNameError:  # not a version: a stage
+            return registry.resolve(ModelsURI(name, "stage", stage=check_stage(ref)))
+        return registry.get_version(name, version, with_stages=True)
 
 
 def search_model_versions(

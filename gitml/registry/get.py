@@ -113,7 +113,12 @@ def _model_tags(refs: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def resolve_in_repo(
-    ws: Workspace, uri: str | ModelsURI, *, offline: bool = False, git_remote: str = "origin"
+    ws: Workspace,
+    uri: str | ModelsURI,
+    *,
+    offline: bool = False,
+    git_remote: str = "origin",
+    with_stages: bool = False,
 ) -> Resolution:
     """Resolve a ``models:/`` URI in a clone, checking the git remote's tags unless ``offline``."""
     from gitml.repo.tags import LocalTags
@@ -145,7 +150,7 @@ def resolve_in_repo(
                 if missing:
                     where = f"{git_remote}'s tags ({len(missing)} not in this clone)"
     registry = Registry(source)
-    version = registry.resolve(parsed)
+    version = registry.resolve(parsed, with_stages=with_stages)
     return Resolution(version, where, [*warnings, *registry.warnings], remote_tags)
 
 
@@ -166,7 +171,7 @@ def _check_agreement(local: LocalTags, remote: dict[str, RemoteRef], name: str, 
         )
 
 
-def resolve_remote(url: str, uri: str | ModelsURI) -> Resolution:
+def resolve_remote(url: str, uri: str | ModelsURI, *, with_stages: bool = False) -> Resolution:
     """Resolve a ``models:/`` URI against a repository URL, without a clone."""
     from gitml.giturl import check_git_url
     from gitml.repo.transport import ls_remote
@@ -176,7 +181,7 @@ def resolve_remote(url: str, uri: str | ModelsURI) -> Resolution:
     refs = _model_tags(ls_remote(url, prefix="refs/tags/"), parsed.name)
     tags = RemoteTags(url, refs)
     registry = Registry(tags)
-    version = registry.resolve(parsed)
+    version = registry.resolve(parsed, with_stages=with_stages)
     return Resolution(version, url, registry.warnings, tags)
 
 

@@ -55,7 +55,13 @@ def list_models(ws: Workspace) -> tuple[list[ModelSummary], list[str]]:
         if not taken:
             continue
         latest = registry.latest_version(name)
-        stages = {s: h.version for s, h in registry.stages(name).items() if h.version is not None}
+        deprecated = registry.deprecated_versions(name)
+        stages = {
+            s: h.version
+            for s, h in registry.stages(name).items()
+            if h.version is not None
+            and not (h.version in deprecated and registry.deprecated_since_promotion(name, h))
+        }
         out.append(ModelSummary(name, latest, len(taken), stages))
     return out, registry.warnings
 

@@ -186,6 +186,29 @@ class Registry:
             out.update(p.version for p in self._registrations(model) if p.version is not None)
         return out
 
+    def deprecated_versions(self, name: str) -> set[Version]:
+        return self._deprecated(self._model(name))
+
+    def deprecated_since_promotion(self, name: str, holder: StageHolder) -> bool:
+        """Whether the holder's version was deprecated at or after the event that gave it the stage."""
+        model = self._model(name)
+        times = []
+        for p in model.parsed:
+            hit = p.kind is TagKind.DEPRECATE_MODEL or (
+                p.kind is TagKind.DEPRECATE and p.version == holder.version
+            )
+            info = self._tag_info(model, p.tag) if hit else None
+            if info is not None:
+                times.append(info.time)
+        if not times:
+            return False
+        event = holder.event
+        if not event.by:  # decided from packed-refs alone: read the event for its time
+            parsed = parse_tag(event.tag)
+            full = self._event(model, parsed) if parsed is not None else None
+            event = full or event
+        return min(times) >= event.time
+
     def version_tags(self, name: str) -> list[Version]:
         """Every version number taken (annotated or not): the next registration must not reuse any."""
         return [p.version for p in self._registrations(self._model(name)) if p.version is not None]
@@ -231,16 +254,19 @@ class Registry:
                 out.append(replace(mv, stages=stages) if stages else mv)
         return out
 
-    def get_version(self, name: str, version: Version | str) -> ModelVersion:
+    def get_version(self, name: str, version: Version | str, *, with_stages: bool = False) -> ModelVersion:
+        """One version; ``with_stages`` also works out which stages it holds (reads the stage tags)."""
         model = self._require(name)
         wanted = version if isinstance(version, Version) else parse_version(version)
         deprecated = self._deprecated(model)
         for parsed in reversed(self._registrations(model)):
             if parsed.version == wanted:
                 mv = self._version(model, parsed, deprecated=deprecated)
-                if mv is not None:
+                if mv is not None and with_stages:
                     held = tuple(s for s, h in self.stages(name).items() if h.version == wanted)
                     return replace(mv, stages=held) if held else mv
+                if mv is not None:
+                    return mv
         annotated = [p.version for p in self._registrations(model) if self._annotated(model, p.tag)]
         known = ", ".join(str(v) for v in annotated[-5:] if v is not None) or "none"
         raise VersionNotFoundError(
@@ -369,13 +395,19 @@ class Registry:
         candidates = self.stage_events(name, stage)
         return self._holder(model, stage, candidates) if candidates else None
 
-    def resolve(self, uri: ModelsURI) -> ModelVersion:
-        """The version a ``models:/`` URI names; NotFound errors say what exists instead."""
+    def resolve(self, uri: ModelsURI, *, with_stages: bool = False) -> ModelVersion:
+        """The version a ``models:/`` URI names; NotFound errors say what exists instead.
+
+        ``with_stages`` fills in the stages a version or ``latest`` holds (reads the stage tags).
+        """
         if uri.selector == "version":
             assert uri.version is not None
-            return self.get_version(uri.name, uri.version)
+            return self.get_version(uri.name, uri.version, with_stages=with_stages)
         if uri.selector == "latest":
-            return self.latest(uri.name)
+            latest = self.latest(uri.name)
+            if not with_stages:
+                return latest
+            return self.get_version(uri.name, latest.version, with_stages=True)
         assert uri.stage is not None
         self._require(uri.name)
         holder = self.holder(uri.name, uri.stage)
@@ -393,8 +425,17 @@ class Registry:
                 f"to fill it: gitml promote {uri.name} VERSION {uri.stage}",
             )
         mv = self.get_version(uri.name, holder.version)
+        if mv.deprecated and self.deprecated_since_promotion(uri.name, holder):
+            # Deprecated after it was promoted: it holds the stage no more (as GTO reads it), since
+            # deploying it by stage would hand out a version someone said must not be used. (A
+            # deprecated version promoted afterwards, with --force, holds the stage deliberately.)
+            raise VersionNotFoundError(
+                f"stage {uri.stage!r} of model {uri.name!r} is held by {mv.version}, which is deprecated",
+                hint=f"promote another version: gitml promote {uri.name} VERSION {uri.stage} "
+                f"(or ask for it by version: models:/{uri.name}/{mv.version})",
+            )
         if mv.deprecated:
-            self.warnings.append(f"{uri} is {mv.version}, which is deprecated")
+            self.warnings.append(f"{uri} is {mv.version}, which is deprecated (promoted after that)")
         return replace(mv, stages=(uri.stage,))
 
     # -- history ------------------------------------------------------------------------------

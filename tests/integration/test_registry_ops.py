@@ -409,13 +409,14 @@ def test_deprecate(lab: Lab, ws: Workspace) -> None:
         "v2",
         "leaks labels",
     )
-    # latest skips it; the stage still resolves to it (with a warning); twice is a no-op.
+    # latest skips it; the stage no longer resolves to it; twice is a no-op.
     assert str(resolve_in_repo(ws, "models:/churn/latest").version.version) == "v1"
     assert str(gitml.get_model_version("churn", "latest", repo=lab.root).version) == "v1"
     assert gitml.get_model_version("churn", "v2", repo=lab.root).deprecated
-    held = resolve_in_repo(ws, "models:/churn/production")
-    assert str(held.version.version) == "v2"
-    assert held.warnings == ["models:/churn/production is v2, which is deprecated"]
+    # Deprecated after its promotion, it holds the stage no more: resolving the stage says so.
+    with pytest.raises(VersionNotFoundError) as gone:
+        resolve_in_repo(ws, "models:/churn/production")
+    assert str(gone.value) == "stage 'production' of model 'churn' is held by v2, which is deprecated"
     after = tag_refs(lab.root)
     again = ops.deprecate(ws, "churn", "v2", now=clock(12))
     assert (again.tag, again.note) == (None, "already deprecated")
