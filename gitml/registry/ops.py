@@ -287,6 +287,36 @@ def _version(registry: Registry, name: str, version: str | Version) -> ModelVers
     return registry.get_version(name, version)
 
 
+def _record(
+    ws: Workspace,
+    tag: str,
+    *,
+    mv: ModelVersion,
+    event: str,
+    subject: str,
+    stage: str | None,
+    description: str | None,
+    push: bool,
+    git_remote: str,
+    now: Callable[[], float],
+) -> EventResult:
+    """Write one stage or deprecation event as a tag on the version's commit (and push it)."""
+    ident = _identity(ws)
+    stamp = int(now())
+    fields = {
+        "gitml": event,
+        "name": mv.name,
+        "version": str(mv.version),
+        "stage": stage,
+        "by": _who(ident),
+        "at": utc_iso(stamp),
+    }
+    message = format_message(subject, fields, description)
+    info = _tags(ws).create(tag, commit=mv.commit, message=message, tagger=ident, now=lambda: stamp)
+    pushed = _publish(ws, tag, info.sha, git_remote) if push else None
+    return EventResult(tag, mv.name, mv.version, mv.commit, stage=stage, pushed_to=pushed)
+
+
 def promote(
     ws: Workspace,
     name: str,
@@ -313,20 +343,19 @@ def promote(
         return EventResult(None, name, mv.version, mv.commit, stage=stage, note=f"already holds {stage}")
     number = _number(ws, registry, name, stage, push=push, git_remote=git_remote)
     tag = stage_tag(name, stage, number)
-    ident = _identity(ws)
-    stamp = int(now())
-    fields = {
-        "gitml": "promotion",
-        "name": name,
-        "version": str(mv.version),
-        "stage": stage,
-        "by": _who(ident),
-        "at": utc_iso(stamp),
-    }
-    message = format_message(f"Promote {name} {mv.version} to {stage}", fields, description)
-    info = _tags(ws).create(tag, commit=mv.commit, message=message, tagger=ident, now=lambda: stamp)
-    pushed = _publish(ws, tag, info.sha, git_remote) if push else None
-    return EventResult(tag, name, mv.version, mv.commit, stage=stage, pushed_to=pushed)
+    subject = f"Promote {name} {mv.version} to {stage}"
+    return _record(
+        ws,
+        tag,
+        mv=mv,
+        event="promotion",
+        subject=subject,
+        stage=stage,
+        description=description,
+        push=push,
+        git_remote=git_remote,
+        now=now,
+    )
 
 
 def demote(
@@ -353,20 +382,19 @@ def demote(
     mv = _version(registry, name, holder.version)
     number = _number(ws, registry, name, stage, push=push, git_remote=git_remote)
     tag = stage_tag(name, stage, number, unassign=True)
-    ident = _identity(ws)
-    stamp = int(now())
-    fields = {
-        "gitml": "demotion",
-        "name": name,
-        "version": str(mv.version),
-        "stage": stage,
-        "by": _who(ident),
-        "at": utc_iso(stamp),
-    }
-    message = format_message(f"Demote {name} {mv.version} from {stage}", fields, description)
-    info = _tags(ws).create(tag, commit=mv.commit, message=message, tagger=ident, now=lambda: stamp)
-    pushed = _publish(ws, tag, info.sha, git_remote) if push else None
-    return EventResult(tag, name, mv.version, mv.commit, stage=stage, pushed_to=pushed)
+    subject = f"Demote {name} {mv.version} from {stage}"
+    return _record(
+        ws,
+        tag,
+        mv=mv,
+        event="demotion",
+        subject=subject,
+        stage=stage,
+        description=description,
+        push=push,
+        git_remote=git_remote,
+        now=now,
+    )
 
 
 def deprecate(
@@ -392,11 +420,16 @@ def deprecate(
             hint=f"demote it first: gitml demote {name} {held[0]}",
         )
     tag = deprecation_tag(name, mv.version)
-    ident = _identity(ws)
-    stamp = int(now())
-    fields = {"gitml": "deprecation", "name": name, "version": str(mv.version), "by": _who(ident)}
-    fields["at"] = utc_iso(stamp)
-    message = format_message(f"Deprecate {name} {mv.version}", fields, description)
-    info = _tags(ws).create(tag, commit=mv.commit, message=message, tagger=ident, now=lambda: stamp)
-    pushed = _publish(ws, tag, info.sha, git_remote) if push else None
-    return EventResult(tag, name, mv.version, mv.commit, pushed_to=pushed)
+    subject = f"Deprecate {name} {mv.version}"
+    return _record(
+        ws,
+        tag,
+        mv=mv,
+        event="deprecation",
+        subject=subject,
+        stage=None,
+        description=description,
+        push=push,
+        git_remote=git_remote,
+        now=now,
+    )
