@@ -301,7 +301,8 @@ def test_push_tags_to_a_bare_repo_by_name_and_path(local: Path, origin: Origin) 
 def test_push_to_a_relative_remote_path(local: Path, origin: Origin) -> None:
     rel = os.path.relpath(origin.bare, local)
     run_git(local, "remote", "add", "rel", rel)
-    assert remote_url(local, "rel") == rel
+    # Read from the top of the work tree, as git does, whatever the current directory.
+    assert remote_url(local, "rel") == str(origin.bare.resolve())
     push_tags(local, "rel", ["v3"])
     assert git_ls_remote(local, str(origin.bare))["refs/tags/v3"] == git_text(local, "rev-parse", "v3")
 
