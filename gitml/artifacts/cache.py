@@ -16,12 +16,12 @@ import fcntl
 import glob
 import os
 import secrets
-import shutil
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from gitml._fs import new_file
 from gitml.artifacts.hashing import ALGORITHM, copy_hashing, hash_bytes, hash_file, is_oid
 from gitml.artifacts.manifest import FileEntry, Manifest, parse_manifest
 from gitml.exceptions import (
@@ -34,7 +34,7 @@ from gitml.exceptions import (
 )
 from gitml.paths import check_relpath, check_source, contained_path
 from gitml.store.base import StoredObject, object_key
-from gitml.store.local import copy_verified
+from gitml.store.local import copy_fd, copy_verified
 
 __all__ = ["LINK_TYPES", "Cache", "walk_files"]
 
@@ -101,6 +101,9 @@ class Cache:
         #: Objects this process wrote after checking their hash: a copy out of the cache need not
         #: hash them again (a fetch-then-checkout reads each byte once more, not twice).
         self.verified: set[str] = set()
+        #: (source device, destination device) pairs where reflink failed: not tried again.
+        self._no_reflink: set[tuple[int, int]] = set()
+        self._dev_of: dict[Path, int] = {}
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -292,45 +295,78 @@ class Cache:
         Temp files a killed checkout left beside ``dst`` are removed first. ``prepared`` (for many
         files) holds directories already created and swept, so each is listed once, not once per file.
         """
-        src = self.path(oid)
-        if not src.exists():
-            raise ObjectMissingError(f"object {oid[:12]} for {dst} is not in the cache", hint="gitml fetch")
-        parent = dst.parent
+        try:
+            src_dev = os.stat(self.path(oid)).st_dev
+        except FileNotFoundError:
+            raise ObjectMissingError(
+                f"object {oid[:12]} for {dst} is not in the cache", hint="gitml fetch"
+            ) from None
         if prepared is None:
-            parent.mkdir(parents=True, exist_ok=True)
-            for stale in parent.glob(glob.escape(f".{dst.name}") + ".gitml-tmp-*"):
+            self._prepare_dir(dst.parent, only=dst.name)
+        elif dst.parent not in prepared:
+            self._prepare_dir(dst.parent)
+            prepared.add(dst.parent)
+        return self._checkout(oid, size, dst, tuple(link or self.link), src_dev)
+
+    def prepare_dirs(self, targets: Iterable[Path]) -> set[Path]:
+        """Create the folders of ``targets`` and sweep each once for stale temp files; returns them
+        (the ``prepared`` argument of :meth:`checkout_file`)."""
+        prepared: set[Path] = set()
+        for target in targets:
+            if target.parent not in prepared:
+                try:
+                    self._prepare_dir(target.parent)
+                except OSError as exc:
+                    raise _disk_error(exc, str(target.parent)) from exc
+                prepared.add(target.parent)
+        return prepared
+
+    def _prepare_dir(self, parent: Path, *, only: str | None = None) -> None:
+        """Create ``parent`` and remove the temp files a killed checkout left there (of ``only``, or all)."""
+        parent.mkdir(parents=True, exist_ok=True)
+        if only is not None:
+            for stale in parent.glob(glob.escape(f".{only}") + ".gitml-tmp-*"):
                 with contextlib.suppress(OSError):
                     stale.unlink()
-        elif parent not in prepared:
-            parent.mkdir(parents=True, exist_ok=True)
-            with os.scandir(parent) as entries:
-                for entry in entries:
-                    if entry.name.startswith(".") and ".gitml-tmp-" in entry.name:
-                        with contextlib.suppress(OSError):
-                            os.unlink(entry.path)
-            prepared.add(parent)
-        tmp = parent / f".{dst.name}.gitml-tmp-{os.getpid()}-{secrets.token_hex(4)}"
-        kinds = tuple(link or self.link)
+            return
+        with os.scandir(parent) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") and ".gitml-tmp-" in entry.name:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+    def _checkout(self, oid: str, size: int, dst: Path, kinds: tuple[str, ...], src_dev: int) -> str:
+        src = self.path(oid)
+        tmp = dst.parent / f".{dst.name}.gitml-tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        placed = False
         try:
             for kind in kinds:
-                if self._place(kind, src, tmp, oid=oid, size=size):
-                    os.replace(tmp, dst)
-                    return kind
+                if kind == "reflink":
+                    dst_dev = self._dev_of.get(dst.parent)
+                    if dst_dev is None:
+                        dst_dev = self._dev_of[dst.parent] = os.stat(dst.parent).st_dev
+                    if (src_dev, dst_dev) in self._no_reflink:
+                        continue  # learnt on an earlier file: no create-and-unlink per file
+                    if not self._place(kind, src, tmp, oid=oid, size=size):
+                        self._no_reflink.add((src_dev, dst_dev))
+                        continue
+                elif not self._place(kind, src, tmp, oid=oid, size=size):
+                    continue
+                os.replace(tmp, dst)
+                placed = True
+                return kind
         except OSError as exc:
             raise _disk_error(exc, str(dst)) from exc
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            if not placed:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
         raise StoreError(f"cannot place {dst}: none of {', '.join(kinds)} worked here")
 
     def _place(self, kind: str, src: Path, tmp: Path, *, oid: str, size: int) -> bool:
-        if kind == "copy" and oid in self.verified:
-            shutil.copyfile(src, tmp)  # in-kernel copy (sendfile); the bytes were hashed on the way in
-            os.chmod(tmp, 0o644)
-            return True
         if kind == "copy":
             try:
-                copy_verified(src, tmp, oid=oid, size=size, what="cache")
+                self._copy_out(src, tmp, oid=oid, size=size)
             except IntegrityError:
                 self.discard(oid)
                 raise
@@ -359,15 +395,80 @@ class Cache:
             return False
         return True
 
+    def _copy_out(self, src: Path, tmp: Path, *, oid: str, size: int) -> None:
+        """Copy an object to a new file ``tmp``: in the kernel when this process verified the object
+        a moment ago, else hashing on the way (IntegrityError on a mismatch, ``tmp`` removed)."""
+        if oid not in self.verified:
+            copy_verified(src, tmp, oid=oid, size=size, what="cache")
+            return
+        try:
+            src_fd = os.open(src, os.O_RDONLY)
+        except FileNotFoundError as exc:
+            raise ObjectMissingError(f"cache: object {oid[:12]} is missing") from exc
+        try:
+            with new_file(tmp) as dst_fd:
+                copy_fd(src_fd, dst_fd, size)
+        finally:
+            os.close(src_fd)
+
     def checkout_tree(self, manifest: Manifest, dst: Path, *, prefix: str = "") -> int:
         """Place every file of ``manifest`` (under ``prefix``) below ``dst``; returns how many."""
-        count = 0
-        prepared: set[Path] = set()
+        placements: list[tuple[str, int, Path]] = []
         for entry in manifest.under(prefix):
             rel = entry.path[len(prefix) + 1 :] if prefix else entry.path
             if not rel:
                 rel = entry.path.rsplit("/", 1)[-1]
-            target = contained_path(dst, rel, what="artifact path")
-            self.checkout_file(entry.oid, entry.size, target, prepared=prepared)
-            count += 1
-        return count
+            placements.append((entry.oid, entry.size, contained_path(dst, rel, what="artifact path")))
+        for error in self.checkout_many(placements):
+            if error is not None:
+                raise error
+        return len(placements)
+
+    def checkout_many(
+        self,
+        placements: Sequence[tuple[str, int, Path]],
+        *,
+        jobs: int = 2,
+        sweep: Container[Path] | None = None,
+    ) -> list[GitMLError | None]:
+        """Place many objects (oid, size, destination) as :meth:`checkout_file` does; returns, for
+        each placement in order, None or the error that stopped it.
+
+        The work goes by folder, biggest first, each folder on one of ``jobs`` threads: files made
+        in one folder queue on its lock anyway, so a second thread there would only spin. A folder
+        in ``sweep`` (default: every one) is cleared of all stale temp files first; elsewhere only
+        those of the files placed.
+        """
+        folders: dict[Path, list[int]] = {}
+        for index, (_, _, target) in enumerate(placements):
+            folders.setdefault(target.parent, []).append(index)
+        errors: list[GitMLError | None] = [None] * len(placements)
+
+        def place_folder(folder: Path) -> None:
+            indices = sorted(folders[folder], key=lambda i: -placements[i][1])
+            prepared: set[Path] | None = None
+            if sweep is None or folder in sweep:
+                try:
+                    self._prepare_dir(folder)
+                except OSError as exc:
+                    error = _disk_error(exc, str(folder))
+                    for index in indices:
+                        errors[index] = error
+                    return
+                prepared = {folder}
+            for index in indices:
+                oid, size, target = placements[index]
+                try:
+                    self.checkout_file(oid, size, target, prepared=prepared)
+                except GitMLError as exc:
+                    errors[index] = exc
+
+        order = sorted(folders, key=lambda f: -sum(placements[i][1] for i in folders[f]))
+        if jobs <= 1 or len(order) <= 1:
+            for folder in order:
+                place_folder(folder)
+        else:
+            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="gitml-checkout") as pool:
+                for _ in pool.map(place_folder, order):
+                    pass
+        return errors

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gitml.artifacts.cache import Cache
 from gitml.artifacts.context import Remote, open_cache, open_remote
@@ -37,6 +38,8 @@ __all__ = [
 
 #: Up to this many unknown objects are checked one request each; more may be answered by a listing.
 STAT_LIMIT = 64
+#: Threads placing workspace files, each working through whole folders (see Cache.checkout_many).
+_CHECKOUT_JOBS = 2
 
 
 @dataclass
@@ -243,12 +246,15 @@ def _download(
     ws: Workspace,
     result: TransferResult,
 ) -> None:
+    """Download ``wanted`` (oid -> size, None if unknown) into the cache, each object installed as soon
+    as it is verified."""
     unknown_size = [o for o, s in wanted.items() if s is None]
     sizes: dict[str, int | None] = dict(wanted)
     if unknown_size:
         sizes.update(remote.store.stat(unknown_size, jobs=16))
     items = []
-    for oid, size in sorted(sizes.items()):
+    # Largest first: a big object started last would finish last, alone.
+    for oid, size in sorted(sizes.items(), key=lambda kv: (-(kv[1] or 0), kv[0])):
         if size is None:
             result.missing.append(oid)
             continue
@@ -256,16 +262,21 @@ def _download(
     if not items:
         return
     n_jobs = _jobs(ws, 8 if remote.spec.is_local else 32, jobs)
+
+    def landed(item: Transfer) -> None:
+        # On the store's worker thread, as soon as the object is verified: into the cache at once,
+        # so renaming overlaps the downloads still running.
+        cache.install(item.path, item.oid, just_verified=True)
+
     bar = ProgressBar("fetch", total_objects=len(items), total_bytes=sum(i.size for i in items))
     try:
-        failures = remote.store.download(items, jobs=n_jobs, progress=bar)
+        failures = remote.store.download(items, jobs=n_jobs, progress=bar, on_done=landed)
     finally:
         bar.close()
     failed = {f.oid: f.error for f in failures}
     for item in items:
         error = failed.get(item.oid)
         if error is None:
-            cache.install(item.path, item.oid, just_verified=True)
             result.transferred += 1
             result.transferred_bytes += item.size
             continue
@@ -293,27 +304,54 @@ def fetch(
 def restore_outputs(
     ws: Workspace, runs: Sequence[RunArtifacts], *, force: bool = False, result: TransferResult
 ) -> None:
-    """Place workspace outputs (``gitml run --artifact``) of the newest run recording each path."""
+    """Place workspace outputs (``gitml run --artifact``) of the newest run recording each path.
+
+    The files of every output are placed together, a few folders at a time, biggest first (the cost
+    is creating files and copying, both in the kernel); an output fails as a whole if one of its
+    files cannot be placed, and the others are still restored.
+    """
     cache = open_cache(ws)
     newest: dict[str, ArtifactEntry] = {}
     for run in runs:
         for entry in run.entries.values():
             if entry.output:
                 newest[entry.path] = entry
+    chosen: list[str] = []
+    failed: dict[str, TransferFailure] = {}
+    placements: list[tuple[str, int, Path, str, bool]] = []  # oid, size, target, output, in a tree
     for path, entry in sorted(newest.items()):
         target = contained_path(ws.root, path, what="output path")
         if target.exists() and not force:
             result.kept.append(path)
             continue
-        try:
-            if entry.is_dir:
-                cache.checkout_tree(cache.read_manifest(entry.oid), target)
-            else:
-                cache.checkout_file(entry.oid, entry.size, target)
-        except (ObjectMissingError, IntegrityError) as exc:
-            result.failures.append(TransferFailure(entry.oid, exc))
+        chosen.append(path)
+        if not entry.is_dir:
+            placements.append((entry.oid, entry.size, target, path, False))
             continue
-        result.restored.append(path)
+        try:
+            manifest = cache.read_manifest(entry.oid)
+        except (ObjectMissingError, IntegrityError) as exc:
+            failed[path] = TransferFailure(entry.oid, exc)
+            continue
+        for f in manifest.files:
+            dst = contained_path(target, f.path, what="artifact path")
+            placements.append((f.oid, f.size, dst, path, True))
+    # A tree's folders are swept of all stale temp files; a single file's folder (often the work tree
+    # itself) only of that file's own.
+    tree_folders = {p[2].parent for p in placements if p[4]}
+    errors = cache.checkout_many([p[:3] for p in placements], jobs=_CHECKOUT_JOBS, sweep=tree_folders)
+    for (oid, _, _, owner, _), error in zip(placements, errors, strict=True):
+        if error is None or owner in failed:
+            continue
+        if not isinstance(error, (ObjectMissingError, IntegrityError)):
+            raise error
+        failed[owner] = TransferFailure(oid, error)
+    for path in chosen:
+        failure = failed.get(path)
+        if failure is None:
+            result.restored.append(path)
+        else:
+            result.failures.append(failure)
 
 
 @dataclass(frozen=True)

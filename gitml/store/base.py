@@ -29,6 +29,7 @@ from gitml.exceptions import ConfigError, GitMLError, StoreAuthError, StoreError
 
 __all__ = [
     "ObjectStore",
+    "OnDone",
     "Progress",
     "RemoteSpec",
     "StoredObject",
@@ -45,6 +46,10 @@ T = TypeVar("T")
 
 #: Called with (bytes, objects) done since the previous call; thread-safe implementations only.
 Progress = Callable[[int, int], None]
+#: Called with each downloaded object once its file is complete and verified, on the thread that finished
+#: it (never on a store's event loop), so work on the file overlaps the rest of the transfer. A GitMLError
+#: it raises makes that object a failure.
+OnDone = Callable[["Transfer"], None]
 
 
 def object_key(oid: str) -> str:
@@ -121,9 +126,17 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def download(
-        self, items: Sequence[Transfer], *, jobs: int, progress: Progress | None = None
+        self,
+        items: Sequence[Transfer],
+        *,
+        jobs: int,
+        progress: Progress | None = None,
+        on_done: OnDone | None = None,
     ) -> list[TransferFailure]:
-        """Fetch objects to the given local paths (complete files, possibly unverified)."""
+        """Fetch objects to the given local paths, each checked against its hash and size.
+
+        ``on_done`` is called with each object as soon as its file is complete and verified.
+        """
 
     @abstractmethod
     def read(self, oid: str) -> bytes:

@@ -23,6 +23,7 @@ from gitml.artifacts.hashing import ALGORITHM, copy_hashing, is_oid
 from gitml.exceptions import GitMLError, IntegrityError, ObjectMissingError, StoreError
 from gitml.store.base import (
     ObjectStore,
+    OnDone,
     Progress,
     StoredObject,
     Transfer,
@@ -30,7 +31,7 @@ from gitml.store.base import (
     object_key,
 )
 
-__all__ = ["LocalStore", "copy_verified", "run_parallel"]
+__all__ = ["LocalStore", "copy_fd", "copy_verified", "run_parallel"]
 
 
 def run_parallel(
@@ -39,14 +40,17 @@ def run_parallel(
     *,
     jobs: int,
     progress: Progress | None,
+    on_done: OnDone | None = None,
 ) -> list[TransferFailure]:
-    """Apply ``one`` to each item on ``jobs`` threads; collect GitMLErrors as failures."""
+    """Apply ``one`` (then ``on_done``) to each item on ``jobs`` threads; collect GitMLErrors as failures."""
     failures: list[TransferFailure] = []
     lock = threading.Lock()
 
     def work(item: Transfer) -> None:
         try:
             one(item)
+            if on_done is not None:
+                on_done(item)
         except GitMLError as exc:
             with lock:
                 failures.append(TransferFailure(item.oid, exc))
@@ -62,6 +66,34 @@ def run_parallel(
             for _ in pool.map(work, items):
                 pass
     return failures
+
+
+#: copy_file_range errors that mean "not here" (another filesystem, an old kernel): fall back.
+_NO_COPY_RANGE = frozenset({errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM})
+
+
+def copy_fd(src_fd: int, dst_fd: int, size: int) -> None:
+    """Copy ``size`` bytes from the position of ``src_fd`` to ``dst_fd`` in the kernel.
+
+    copy_file_range, else sendfile: the bytes never pass through Python. Fewer bytes than
+    ``size`` (a file truncated under us) is an OSError, so no short file is taken for a good one.
+    """
+    done = 0
+    use_range = hasattr(os, "copy_file_range")
+    while done < size:
+        if use_range:
+            try:
+                n = os.copy_file_range(src_fd, dst_fd, size - done)
+            except OSError as exc:
+                if exc.errno not in _NO_COPY_RANGE or done:
+                    raise
+                use_range = False
+                continue
+        else:
+            n = os.sendfile(dst_fd, src_fd, None, size - done)
+        if n == 0:
+            raise OSError(errno.EIO, f"short copy: {done} of {size} bytes")
+        done += n
 
 
 def copy_verified(src: Path, dst_tmp: Path, *, oid: str, size: int, what: str) -> None:
@@ -157,9 +189,14 @@ class LocalStore(ObjectStore):
             raise StoreError(f"{self.url}: cannot read object {item.oid[:12]}: {exc.strerror}") from exc
 
     def download(
-        self, items: Sequence[Transfer], *, jobs: int, progress: Progress | None = None
+        self,
+        items: Sequence[Transfer],
+        *,
+        jobs: int,
+        progress: Progress | None = None,
+        on_done: OnDone | None = None,
     ) -> list[TransferFailure]:
-        return run_parallel(items, self._get, jobs=jobs, progress=progress)
+        return run_parallel(items, self._get, jobs=jobs, progress=progress, on_done=on_done)
 
     def read(self, oid: str) -> bytes:
         try:

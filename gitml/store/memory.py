@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from gitml.artifacts.hashing import hash_bytes
 from gitml.exceptions import IntegrityError, ObjectMissingError, StoreError
-from gitml.store.base import ObjectStore, Progress, StoredObject, Transfer, TransferFailure
+from gitml.store.base import ObjectStore, OnDone, Progress, StoredObject, Transfer, TransferFailure
 from gitml.store.local import run_parallel
 
 __all__ = ["MemoryStore"]
@@ -79,9 +79,14 @@ class MemoryStore(ObjectStore):
             raise StoreError(f"cannot write {item.path}: {exc.strerror or exc}") from exc
 
     def download(
-        self, items: Sequence[Transfer], *, jobs: int, progress: Progress | None = None
+        self,
+        items: Sequence[Transfer],
+        *,
+        jobs: int,
+        progress: Progress | None = None,
+        on_done: OnDone | None = None,
     ) -> list[TransferFailure]:
-        return run_parallel(items, self._get, jobs=jobs, progress=progress)
+        return run_parallel(items, self._get, jobs=jobs, progress=progress, on_done=on_done)
 
     def read(self, oid: str) -> bytes:
         self._request()

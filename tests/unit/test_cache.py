@@ -443,6 +443,131 @@ def test_checkout_falls_back_through_the_configured_order(
     assert gitml_tmp_files(tmp_path / "w") == []
 
 
+def test_a_failed_reflink_is_not_tried_again_for_the_same_devices(
+    cache: Cache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where reflink is unsupported (ext4), each later file is copied without a throw-away
+    create-and-unlink of its temp file first."""
+    calls = []
+
+    def no_clone(fd: int, request: int, arg: int) -> None:
+        calls.append(request)
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(fcntl, "ioctl", no_clone)
+    opened: list[str] = []
+    real_open = os.open
+
+    def counting_open(path: object, flags: int, *args: int) -> int:
+        if flags & os.O_CREAT:
+            opened.append(os.fsdecode(path))  # type: ignore[arg-type]
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", counting_open)
+    blobs = [f"file {i}\n".encode() for i in range(5)]
+    oids = [cache.add_bytes(b)[0] for b in blobs]
+    opened.clear()
+    work = tmp_path / "w"
+    for i, (oid, blob) in enumerate(zip(oids, blobs, strict=True)):
+        assert cache.checkout_file(oid, len(blob), work / f"f{i}", link=["reflink", "copy"]) == "copy"
+        assert (work / f"f{i}").read_bytes() == blob
+    assert len(calls) == 1, "reflink was tried once, on the first file"
+    assert len(opened) == len(blobs) + 1, "one file created per checkout, plus the one reflink probe"
+    assert gitml_tmp_files(work) == []
+
+
+def test_a_verified_object_is_copied_without_hashing_again(
+    cache: Cache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(3 * CHUNK + 5)
+    oid = sha(data)
+    tmp = cache.tmp_path("x")
+    tmp.write_bytes(data)
+    cache.install(tmp, oid, just_verified=True)
+
+    def no_hashing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("hashed again")
+
+    monkeypatch.setattr("gitml.artifacts.cache.copy_verified", no_hashing)
+    dst = tmp_path / "out.bin"
+    assert cache.checkout_file(oid, len(data), dst, link=["copy"]) == "copy"
+    assert dst.read_bytes() == data
+    assert stat.S_IMODE(dst.stat().st_mode) & stat.S_IWUSR
+    assert dst.stat().st_ino != cache.path(oid).stat().st_ino
+
+
+def test_copy_fd_falls_back_to_sendfile_and_refuses_a_short_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitml.store.local import copy_fd
+
+    data = os.urandom(2 * CHUNK + 3)
+    src = tmp_path / "src"
+    src.write_bytes(data)
+
+    def cross_device(*args: object) -> int:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", cross_device, raising=False)
+    for name, size in (("whole", len(data)), ("short", len(data) + 1)):
+        fd_in = os.open(src, os.O_RDONLY)
+        fd_out = os.open(tmp_path / name, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            if size == len(data):
+                copy_fd(fd_in, fd_out, size)
+            else:
+                with pytest.raises(OSError, match="short copy"):
+                    copy_fd(fd_in, fd_out, size)
+        finally:
+            os.close(fd_in)
+            os.close(fd_out)
+    assert (tmp_path / "whole").read_bytes() == data
+
+
+def test_checkout_many_places_everything_it_can_and_reports_each_failure(
+    cache: Cache, tmp_path: Path
+) -> None:
+    blobs = {f"d{i % 3}/f{i:02d}": os.urandom(100 + i) for i in range(30)}
+    oids = {rel: cache.add_bytes(data)[0] for rel, data in blobs.items()}
+    damage(cache, oids["d1/f04"], b"not the bytes")
+    missing = sha(b"never stored")
+    work = tmp_path / "w"
+    (work / "d2").mkdir(parents=True)
+    (work / "d2" / ".f05.gitml-tmp-1-dead").write_bytes(b"a killed checkout's temp file")
+    placements = [(oids[rel], len(data), work / rel) for rel, data in blobs.items()]
+    placements.append((missing, 5, work / "d0" / "gone"))
+
+    errors = cache.checkout_many(placements, jobs=4)
+
+    assert len(errors) == len(placements)
+    failed = {str(p[2].relative_to(work)): e for p, e in zip(placements, errors, strict=True) if e}
+    assert sorted(failed) == ["d0/gone", "d1/f04"]
+    assert isinstance(failed["d1/f04"], IntegrityError)
+    assert isinstance(failed["d0/gone"], ObjectMissingError)
+    for rel, data in blobs.items():
+        if rel != "d1/f04":
+            assert (work / rel).read_bytes() == data
+    assert not (work / "d1" / "f04").exists()
+    assert gitml_tmp_files(work) == [], "stale temp files were swept, none left behind"
+
+
+def test_checkout_many_sweeps_only_the_folders_it_is_told_to(cache: Cache, tmp_path: Path) -> None:
+    """A tree's folder is cleared of every stale temp file; a single file's folder (the work tree,
+    say) only of that file's own, so another command's temp file there survives."""
+    oid, _ = cache.add_bytes(b"abc")
+    work = tmp_path / "w"
+    (work / "tree").mkdir(parents=True)
+    for folder in (work, work / "tree"):
+        (folder / ".other.bin.gitml-tmp-1-live").write_bytes(b"another checkout's temp file")
+        (folder / ".f.gitml-tmp-1-dead").write_bytes(b"a killed checkout's temp file")
+    placements = [(oid, 3, work / "f"), (oid, 3, work / "tree" / "f"), (oid, 3, work / "tree" / "g")]
+
+    assert cache.checkout_many(placements, sweep={work / "tree"}) == [None, None, None]
+
+    assert sorted(p.name for p in work.iterdir()) == [".other.bin.gitml-tmp-1-live", "f", "tree"]
+    assert sorted(p.name for p in (work / "tree").iterdir()) == ["f", "g"]
+
+
 def test_checkout_of_a_missing_object(cache: Cache, tmp_path: Path) -> None:
     with pytest.raises(ObjectMissingError) as info:
         cache.checkout_file("ab" * 32, 1, tmp_path / "x")

@@ -133,6 +133,47 @@ def test_download_round_trip(store: ObjectStore, items: list[Transfer], tmp_path
         assert (out / item.oid).read_bytes() == blob
 
 
+@pytest.mark.parametrize("jobs", [1, 4])
+def test_download_hands_each_verified_file_to_on_done(
+    store: ObjectStore, items: list[Transfer], tmp_path: Path, jobs: int
+) -> None:
+    assert store.upload(items, jobs=2) == []
+    victim = items[3]
+    corrupt_stored(store, victim.oid)
+    out = tmp_path / "down"
+    out.mkdir()
+    seen: dict[str, bytes] = {}
+    lock = threading.Lock()
+
+    def on_done(item: Transfer) -> None:
+        data = item.path.read_bytes()  # complete when handed over
+        with lock:
+            assert item.oid not in seen, "once per object"
+            seen[item.oid] = data
+
+    back = [Transfer(i.oid, i.size, out / i.oid) for i in items]
+    failures = store.download(back, jobs=jobs, on_done=on_done)
+    assert [f.oid for f in failures] == [victim.oid]
+    assert seen == {i.oid: blob for i, blob in zip(items, BLOBS, strict=True) if i is not victim}
+
+
+def test_an_on_done_failure_fails_that_object_only(
+    store: ObjectStore, items: list[Transfer], tmp_path: Path
+) -> None:
+    assert store.upload(items, jobs=2) == []
+    unlucky = items[1]
+
+    def on_done(item: Transfer) -> None:
+        if item.oid == unlucky.oid:
+            raise StoreError("no space left on device")
+
+    failures = store.download(
+        [Transfer(i.oid, i.size, tmp_path / i.oid) for i in items], jobs=2, on_done=on_done
+    )
+    assert [f.oid for f in failures] == [unlucky.oid]
+    assert isinstance(failures[0].error, StoreError)
+
+
 def test_download_of_a_corrupt_object_fails_with_integrity_error(
     store: ObjectStore, items: list[Transfer], tmp_path: Path
 ) -> None:
