@@ -258,28 +258,29 @@ def get_model(
         oid, size, path = _require_bytes(res.version)
         assert res.remote_tags is not None
         at = res.version.commit if rev is None else _remote_rev(res.remote_tags, rev)
-        data = res.remote_tags.read_path(at, CONFIG_PATH)
-        spec = _storage_spec(data, at, res.version, storage_remote)
-        dest = _destination(out, res.version, path)
-        got = download_object(spec, oid=oid, size=size, is_dir=res.version.is_dir, dest=dest, jobs=jobs)
-        return GetModelResult(res.version, got.path, got.files, got.bytes, res.source, res.warnings)
-    if ws is None:
+        config = res.remote_tags.read_path(at, CONFIG_PATH)
+    elif ws is None:
         raise UsageError("not in a gitml repository", hint="pass --repo URL, or cd into a clone")
-    if rev is not None:
+    else:
+        res = resolve_in_repo(ws, parsed, offline=offline)
+        if rev is None:
+            return _get_through_cache(ws, res, out=out, storage_remote=storage_remote, jobs=jobs)
+        from gitml.giturl import check_rev
         from gitml.repo.tags import LocalTags
 
-        res = resolve_in_repo(ws, parsed, offline=offline)
         oid, size, path = _require_bytes(res.version)
-        from gitml.giturl import check_rev
-
         at = ws.repo.resolve(check_rev(rev))
-        spec = _storage_spec(LocalTags(ws.repo).read_path(at, CONFIG_PATH), at, res.version, storage_remote)
-        dest = _destination(out, res.version, path)
-        got = download_object(spec, oid=oid, size=size, is_dir=res.version.is_dir, dest=dest, jobs=jobs)
-        return GetModelResult(res.version, got.path, got.files, got.bytes, res.source, res.warnings)
-    if ws is None:
-        raise UsageError("not in a gitml repository", hint="pass --repo URL, or cd into a clone")
-    res = resolve_in_repo(ws, parsed, offline=offline)
+        config = LocalTags(ws.repo).read_path(at, CONFIG_PATH)
+    spec = _storage_spec(config, at, res.version, storage_remote)
+    dest = _destination(out, res.version, path)
+    got = download_object(spec, oid=oid, size=size, is_dir=res.version.is_dir, dest=dest, jobs=jobs)
+    return GetModelResult(res.version, got.path, got.files, got.bytes, res.source, res.warnings)
+
+
+def _get_through_cache(
+    ws: Workspace, res: Resolution, *, out: StrPath | None, storage_remote: str | None, jobs: int | None
+) -> GetModelResult:
+    """In a clone: the bytes come into its cache from its storage remote, then out to ``out``."""
     oid, size, path = _require_bytes(res.version)
     from gitml.artifacts.context import open_cache
     from gitml.artifacts.record import ArtifactEntry

@@ -283,10 +283,6 @@ def register(
 # -- stages and deprecation ------------------------------------------------------------------------
 
 
-def _version(registry: Registry, name: str, version: str | Version) -> ModelVersion:
-    return registry.get_version(name, version)
-
-
 def _record(
     ws: Workspace,
     tag: str,
@@ -332,7 +328,7 @@ def promote(
     """Give ``stage`` to a version: the tag ``NAME#STAGE#N`` on the version's commit."""
     check_stage(stage)
     registry = Registry(_tags(ws))
-    mv = _version(registry, name, version)
+    mv = registry.get_version(name, version)
     if mv.deprecated and not force:
         raise UsageError(
             f"{name} {mv.version} is deprecated; promoting it needs --force",
@@ -379,7 +375,7 @@ def demote(
         raise VersionNotFoundError(
             f"no version of {name!r} holds stage {stage!r}", hint=f"gitml models show {name}"
         )
-    mv = _version(registry, name, holder.version)
+    mv = registry.get_version(name, holder.version)
     number = _number(ws, registry, name, stage, push=push, git_remote=git_remote)
     tag = stage_tag(name, stage, number, unassign=True)
     subject = f"Demote {name} {mv.version} from {stage}"
@@ -410,7 +406,7 @@ def deprecate(
 ) -> EventResult:
     """Mark a version as not to be used: the tag ``NAME@vN!``. Refused while it holds a stage."""
     registry = Registry(_tags(ws))
-    mv = _version(registry, name, version)
+    mv = registry.get_version(name, version)
     if mv.deprecated:
         return EventResult(None, name, mv.version, mv.commit, note="already deprecated")
     held = [s for s, h in registry.stages(name).items() if h.version == mv.version]

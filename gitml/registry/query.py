@@ -23,10 +23,10 @@ __all__ = [
 ]
 
 
-def _registry(ws: Workspace) -> Registry:
+def _registry(ws: Workspace, *, quick_holders: bool = False) -> Registry:
     from gitml.repo.tags import LocalTags
 
-    return Registry(LocalTags(ws.repo))
+    return Registry(LocalTags(ws.repo), quick_holders=quick_holders)
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,7 @@ class ModelSummary:
 
 def list_models(ws: Workspace) -> tuple[list[ModelSummary], list[str]]:
     """Each model: its latest version (not deprecated), how many versions, who holds each stage."""
-    registry = _registry(ws)
-    registry._quick_holders = True
+    registry = _registry(ws, quick_holders=True)
     out = []
     for name in registry.model_names():
         taken = registry.version_tags(name)

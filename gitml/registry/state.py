@@ -68,7 +68,7 @@ class _Model:
 class Registry:
     """A read-only view of the registry in a :class:`TagSource`."""
 
-    def __init__(self, source: TagSource) -> None:
+    def __init__(self, source: TagSource, *, quick_holders: bool = False) -> None:
         self.source = source
         self.warnings: list[str] = []
         self._models: dict[str, _Model] = {}
@@ -77,7 +77,7 @@ class Registry:
         self._refs: dict[str, TagRef | None] = {}
         #: Decide stage holders from packed-refs when that is unambiguous (``models list``); events
         #: then carry no tagger or time, so callers that show those leave it off.
-        self._quick_holders = False
+        self._quick_holders = quick_holders
         self._warned: set[str] = set()
 
     # -- loading ------------------------------------------------------------------------------

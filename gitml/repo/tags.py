@@ -17,9 +17,9 @@ from typing import Any
 from dulwich.objects import Tag
 
 from gitml.exceptions import ConflictError, GitError
-from gitml.repo.worktree import GitRepo
+from gitml.repo.worktree import GitRepo, tzoffset
 
-__all__ = ["LocalTags", "TagInfo", "TagRef", "tzoffset"]
+__all__ = ["LocalTags", "TagInfo", "TagRef"]
 
 _TAGS = b"refs/tags/"
 
@@ -48,11 +48,6 @@ class TagInfo:
     time: int
     tz_offset: int
     message: str
-
-
-def tzoffset(stamp: int) -> int:
-    """The local UTC offset in seconds at ``stamp``, as git records it."""
-    return -time.altzone if time.localtime(stamp).tm_isdst > 0 else -time.timezone
 
 
 def tag_info_of(obj: Any, name: str) -> TagInfo:
@@ -152,15 +147,6 @@ class LocalTags:
         # A peeled packed-refs file: no peel line means the ref names a commit directly (lightweight).
         return TagRef(sha.decode("ascii"), peeled.get(ref, sha).decode("ascii"))
 
-    def refs(self, *, prefix: str = "") -> dict[str, TagRef]:
-        """``name -> TagRef`` for the tags whose names start with ``prefix``."""
-        out = {}
-        for name in self.names(prefix=prefix):
-            value = self.ref(name)
-            if value is not None:
-                out[name] = value
-        return out
-
     def _read_loose(self, ref: bytes) -> bytes | None:
         path = Path(self._raw.controldir()) / ref.decode("utf-8")
         try:
@@ -193,12 +179,6 @@ class LocalTags:
         except KeyError:
             return None
         return obj.id.decode("ascii") if obj.type_name == b"commit" else None
-
-    def has_commit(self, sha: str) -> bool:
-        try:
-            return bool(self._raw[sha.encode("ascii")].type_name == b"commit")
-        except KeyError:
-            return False
 
     def read_path(self, commit: str, path: str) -> bytes | None:
         """A file's bytes at ``commit`` (None if absent)."""

@@ -29,7 +29,7 @@ from gitml._types import StrPath
 from gitml.exceptions import GitError, RepoNotFoundError, RevisionNotFoundError
 from gitml.gitdir import discover_root
 
-__all__ = ["GitRepo", "SourceState", "discover_root"]
+__all__ = ["GitRepo", "SourceState", "discover_root", "tzoffset"]
 
 #: Untracked text files up to this size are kept in a dirty run's diff; larger or
 #: binary ones are only named ...
@@ -418,7 +418,7 @@ class GitRepo:
             commit.author = commit.committer = ident
             stamp = int(time.time()) if now is None else now
             commit.author_time = commit.commit_time = stamp
-            offset = -time.altzone if time.localtime(stamp).tm_isdst > 0 else -time.timezone
+            offset = tzoffset(stamp)
             commit.author_timezone = commit.commit_timezone = offset
             commit.encoding = b"UTF-8"
             commit.message = message.encode("utf-8")
@@ -444,6 +444,11 @@ class GitRepo:
                 index[key] = entry
         self._fingerprint = None
         return str(commit.id.decode("ascii"))
+
+
+def tzoffset(stamp: int) -> int:
+    """The local UTC offset in seconds at ``stamp``, as git records it."""
+    return -time.altzone if time.localtime(stamp).tm_isdst > 0 else -time.timezone
 
 
 def _tree_with(store: Any, tree_id: bytes | None, updates: dict[bytes, tuple[int, bytes]]) -> bytes:

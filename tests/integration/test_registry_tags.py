@@ -15,7 +15,8 @@ from gitml.registry.events import format_message, utc_iso
 from gitml.registry.grammar import TagKind, parse_models_uri
 from gitml.registry.state import Registry
 from gitml.repo import GitRepo
-from gitml.repo.tags import LocalTags, TagInfo, TagRef, tzoffset
+from gitml.repo.tags import LocalTags, TagInfo, TagRef
+from gitml.repo.worktree import tzoffset
 from tests.conftest import git
 
 T0 = 1_764_154_165  # 2025-11-26T10:49:25Z
