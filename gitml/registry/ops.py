@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING
 from gitml.exceptions import ConflictError, GitMLError, NotFoundError, UsageError
 from gitml.registry.events import ModelVersion, format_message, utc_iso
 from gitml.registry.grammar import (
+    TagName,
     Version,
     check_model_name,
     check_stage,
     deprecation_tag,
+    parse_tag,
     parse_version,
     registration_tag,
     stage_tag,
@@ -74,13 +76,14 @@ def _who(ident: bytes) -> str:
     return ident.decode("utf-8", "replace")
 
 
-def _remote_tags(ws: Workspace, git_remote: str, prefix: str) -> dict[str, str]:
-    """Tag names → object ids on the git remote, for numbering before a push."""
+def _remote_tags(ws: Workspace, git_remote: str, name: str) -> list[TagName]:
+    """The registry tags of model ``name`` on the git remote, for numbering before a push."""
     from gitml.repo.transport import ls_remote, remote_url
 
     url = remote_url(ws.root, git_remote) or git_remote
     refs = ls_remote(url, prefix="refs/tags/")  # names come back without the prefix asked for
-    return {name: ref.sha for name, ref in refs.items() if name.startswith(prefix)}
+    parsed = (parse_tag(tag) for tag in refs)
+    return [p for p in parsed if p is not None and p.name == name]
 
 
 def _publish(ws: Workspace, tag: str, sha: str, git_remote: str) -> str:
@@ -105,23 +108,11 @@ def _publish(ws: Workspace, tag: str, sha: str, git_remote: str) -> str:
     return git_remote
 
 
-def _public_url(url: str | None) -> str | None:
-    """A storage URL as it may be written into a tag: without any ``user:secret@``."""
-    if url is None:
-        return None
-    import re
-
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^\s@]*@", r"\1", url)
-
-
 def _number(ws: Workspace, registry: Registry, name: str, stage: str, *, push: bool, git_remote: str) -> int:
     number = registry.next_stage_number(name, stage)
     if push:
-        from gitml.registry.grammar import parse_tag
-
-        for tag in _remote_tags(ws, git_remote, f"{name}#{stage}"):
-            parsed = parse_tag(tag)
-            if parsed is not None and parsed.stage == stage:
+        for parsed in _remote_tags(ws, git_remote, name):
+            if parsed.stage == stage:
                 number = max(number, parsed.number + 1)
     return number
 
@@ -229,11 +220,8 @@ def register(
     else:
         wanted = max(taken).next() if taken else Version((1,))
         if push:  # someone may have registered a higher one already
-            for t in _remote_tags(ws, git_remote, f"{name}@"):
-                from gitml.registry.grammar import parse_tag
-
-                p = parse_tag(t)
-                if p is not None and p.version is not None and p.version >= wanted:
+            for p in _remote_tags(ws, git_remote, name):
+                if p.version is not None and p.version >= wanted:
                     wanted = p.version.next()
         tag = registration_tag(name, wanted)
     pushed_objects = 0
@@ -270,7 +258,7 @@ def register(
         "hash": f"sha256:{art.oid}",
         "size": art.size,
         "type": "dir" if art.is_dir else "file",
-        "remote": _public_url(remote_url),
+        "remote": remote_url,  # remote_spec refuses URLs with userinfo (check_remote_url)
         "by": _who(ident),
         "at": utc_iso(stamp),
     }
