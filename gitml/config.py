@@ -8,7 +8,7 @@ refuses a repository written by a newer one instead of misreading it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,13 @@ __all__ = [
     "FORMAT_VERSION",
     "ArtifactsConfig",
     "Config",
+    "HooksConfig",
     "RemoteConfig",
+    "ReviewConfig",
     "RunConfig",
     "load_config",
     "parse_config",
+    "parse_size",
 ]
 
 #: Version of the on-disk repository format (docs/format.md).
@@ -54,6 +57,16 @@ cache:
   # How artifacts are placed in the work tree, first that works: reflink, hardlink, symlink, copy.
   # hardlink/symlink share the cache's read-only file; reflink and copy give an independent file.
   link: [reflink, copy]
+# Which way is better for a metric, shown by `gitml diff` and `gitml report` (min or max).
+metrics: {{}}
+diff:
+  # Runs on the two sides of a diff are compared when these run fields are equal.
+  compare_by: [experiment, name]
+hooks:
+  # pre-commit refuses a binary file above this size staged into git (bytes, or 500KB, 5MiB, ...).
+  max_file_size: 1MiB
+  # post-checkout / post-merge: pull the missing artifacts of the checked-out runs (else only report them).
+  pull: false
 # Object storage: `gitml remote add NAME URL --default`. URLs only -- credentials come from the
 # environment, ~/.aws or config.local.yaml.
 """
@@ -82,12 +95,33 @@ class ArtifactsConfig:
     remotes: Mapping[str, RemoteConfig] = field(default_factory=dict)
 
 
+#: The run fields a diff may pair runs by.
+COMPARE_FIELDS = ("experiment", "name")
+#: Directions a metric may be declared with.
+DIRECTIONS = ("min", "max")
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    #: Metric name -> "min" or "max" (which way is better).
+    metrics: Mapping[str, str] = field(default_factory=dict)
+    compare_by: tuple[str, ...] = COMPARE_FIELDS
+
+
+@dataclass(frozen=True)
+class HooksConfig:
+    max_file_size: int = 1024 * 1024
+    pull: bool = False
+
+
 @dataclass(frozen=True)
 class Config:
     format: int = FORMAT_VERSION
     experiment: str = "default"
     run: RunConfig = field(default_factory=RunConfig)
     artifacts: ArtifactsConfig = field(default_factory=ArtifactsConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
     raw: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -149,6 +183,8 @@ def parse_config(data: Mapping[str, Any], *, source: str = "config.yaml") -> Con
             fsync=_bool(run.get("fsync", False), f"{source}: run.fsync"),
         ),
         artifacts=_parse_artifacts(data, source),
+        review=_parse_review(data, source),
+        hooks=_parse_hooks(data, source),
         raw=data,
     )
 
@@ -225,6 +261,58 @@ def _parse_artifacts(data: Mapping[str, Any], source: str) -> ArtifactsConfig:
         default_remote=default,
         remotes=remotes,
     )
+
+
+COMPARE_HINT = "use experiment, name, tags.KEY or params.KEY"
+
+
+def unknown_compare_fields(fields: Sequence[str]) -> list[str]:
+    """The fields runs cannot be paired by (see ``diff.compare_by``)."""
+    return [f for f in fields if f not in COMPARE_FIELDS and not f.startswith(("tags.", "params."))]
+
+
+def _parse_review(data: Mapping[str, Any], source: str) -> ReviewConfig:
+    metrics = data.get("metrics") or {}
+    if not isinstance(metrics, Mapping):
+        raise ConfigError(f"{source}: 'metrics' must map metric names to min or max")
+    for key, direction in metrics.items():
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"{source}: metrics.{key} must be min or max, not {direction!r}")
+    diff = data.get("diff") or {}
+    if not isinstance(diff, Mapping):
+        raise ConfigError(f"{source}: 'diff' must be a mapping")
+    compare_by = _str_list(
+        diff.get("compare_by", list(COMPARE_FIELDS)), f"{source}: diff.compare_by", "fields"
+    )
+    for name in unknown_compare_fields(compare_by):
+        raise ConfigError(f"{source}: diff.compare_by: unknown field {name!r}", hint=COMPARE_HINT)
+    return ReviewConfig(metrics={str(k): str(v) for k, v in metrics.items()}, compare_by=compare_by)
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
+
+
+def parse_size(value: object, *, where: str) -> int:
+    """A size in bytes from an int or a text like ``500KB``, ``5MiB``, ``1.5G``; ConfigError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    match = _SIZE_RE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ConfigError(f"{where} must be a size such as 1048576, 500KB or 5MiB, not {value!r}")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    base = 1024 if "i" in unit else 1000
+    scale = 1 if unit in ("", "b") else base ** ("kmgt".index(unit[0]) + 1)
+    return int(number * scale)
+
+
+def _parse_hooks(data: Mapping[str, Any], source: str) -> HooksConfig:
+    hooks = data.get("hooks") or {}
+    if not isinstance(hooks, Mapping):
+        raise ConfigError(f"{source}: 'hooks' must be a mapping")
+    size = parse_size(
+        hooks.get("max_file_size", HooksConfig.max_file_size), where=f"{source}: hooks.max_file_size"
+    )
+    return HooksConfig(max_file_size=size, pull=_bool(hooks.get("pull", False), f"{source}: hooks.pull"))
 
 
 def check_no_secrets(data: Mapping[str, Any], *, source: str) -> None:

@@ -217,3 +217,50 @@ def test_run_fsync_setting() -> None:
     assert parse_config({"run": {"fsync": True}}).run.fsync is True
     with pytest.raises(ConfigError, match=r"run\.fsync"):
         parse_config({"run": {"fsync": "yes please"}})
+
+
+def test_review_and_hooks_settings() -> None:
+    from gitml.config import parse_config
+
+    config = parse_config(
+        {
+            "metrics": {"loss": "min", "acc": "max"},
+            "diff": {"compare_by": ["experiment", "params.model"]},
+            "hooks": {"max_file_size": "5MiB", "pull": True},
+        }
+    )
+    assert dict(config.review.metrics) == {"loss": "min", "acc": "max"}
+    assert config.review.compare_by == ("experiment", "params.model")
+    assert (config.hooks.max_file_size, config.hooks.pull) == (5 * 1024 * 1024, True)
+    defaults = parse_config({})
+    assert (
+        defaults.review.compare_by == ("experiment", "name") and defaults.hooks.max_file_size == 1024 * 1024
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"metrics": {"loss": "lower"}}, "metrics.loss must be min or max"),
+        ({"metrics": ["loss"]}, "'metrics' must map metric names to min or max"),
+        ({"diff": {"compare_by": ["colour"]}}, "diff.compare_by: unknown field 'colour'"),
+        ({"hooks": {"max_file_size": "big"}}, "hooks.max_file_size must be a size"),
+        ({"hooks": {"pull": "yes"}}, "hooks.pull must be true or false"),
+    ],
+)
+def test_bad_review_and_hooks_settings(data: dict[str, object], message: str) -> None:
+    from gitml.config import parse_config
+    from gitml.exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [(1024, 1024), ("500KB", 500_000), ("5MiB", 5 * 1024**2), ("1.5G", 1_500_000_000), ("10 b", 10)],
+)
+def test_parse_size(text: object, size: int) -> None:
+    from gitml.config import parse_size
+
+    assert parse_size(text, where="x") == size
