@@ -14,22 +14,29 @@ import os
 import random
 import stat
 import time
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dulwich.errors import NotGitRepository
 from dulwich.file import FileLocked
-from dulwich.index import IndexEntry, get_unstaged_changes, index_entry_from_stat, locked_index
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
 
 from gitml._types import StrPath
 from gitml.exceptions import GitError, RepoNotFoundError, RevisionNotFoundError
 from gitml.gitdir import discover_root
+from gitml.repo.objects import tree_entries
 
-__all__ = ["GitRepo", "SourceState", "discover_root", "tzoffset"]
+if TYPE_CHECKING:
+    from dulwich.index import IndexEntry
+
+# dulwich.index (~20 ms to import) is imported where the index is read or written, so commands
+# that only read commits and trees (diff, runs --rev, get) do not pay for it.
+
+__all__ = ["GitRepo", "SourceState", "StagedFile", "discover_root", "tzoffset"]
 
 #: Untracked text files up to this size are kept in a dirty run's diff; larger or
 #: binary ones are only named ...
@@ -49,6 +56,15 @@ class SourceState:
     dirty: bool
     diff: bytes = b""
     untracked_skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A path whose staged (index) content differs from HEAD: added or modified, not deleted."""
+
+    path: str
+    mode: int
+    sha: str
 
 
 def _excluded(path: str, excludes: tuple[str, ...]) -> bool:
@@ -131,6 +147,11 @@ class GitRepo:
             obj = self._repo[sha]
         return {e.path.decode("utf-8", "replace"): (e.mode, e.sha.decode()) for e in obj.iteritems()}
 
+    def read_tree(self, sha: str) -> dict[str, tuple[int, str]]:
+        """Entries of the tree object ``sha``: name -> (mode, object sha)."""
+        obj: Any = self._repo[sha.encode()]
+        return {e.path.decode("utf-8", "replace"): (e.mode, e.sha.decode()) for e in obj.iteritems()}
+
     def ref_commits(self) -> dict[str, str]:
         """Every branch and tag (and HEAD) -> the commit it points at (tags peeled)."""
         out: dict[str, str] = {}
@@ -190,6 +211,110 @@ class GitRepo:
         data: bytes = self._repo[sha.encode()].as_raw_string()
         return data
 
+    def blob_head(self, sha: str, limit: int) -> tuple[int, bytes]:
+        """A blob's size and its first ``limit`` bytes, without inflating all of a loose object."""
+        path = os.path.join(self._repo.object_store.path, sha[:2], sha[2:])
+        try:
+            with open(path, "rb") as f:
+                inflate = zlib.decompressobj()
+                data = b""
+                while b"\0" not in data or len(data) - data.index(b"\0") - 1 < limit:
+                    chunk = f.read(65536)
+                    if not chunk:
+                        break
+                    data += inflate.decompress(chunk)
+            header, _, body = data.partition(b"\0")
+            kind, _, size = header.partition(b" ")
+            if kind == b"blob" and size.isdigit():
+                return int(size), body[:limit]
+        except (OSError, zlib.error):
+            pass  # packed (git add streams big files into a pack), or unreadable: read it whole
+        blob = self.read_blob(sha)
+        return len(blob), blob[:limit]
+
+    def staged_changes(self, index_path: StrPath | None = None) -> list[StagedFile]:
+        """Files the index (``index_path``, e.g. git's $GIT_INDEX_FILE, or the repository's) adds or
+        changes against HEAD."""
+        from dulwich.index import Index, IndexEntry
+
+        index = Index(os.fspath(index_path)) if index_path is not None else self._repo.open_index()
+        head, _branch = self.head()
+        out = []
+        if head is None:
+            for path, entry in index.items():
+                if isinstance(entry, IndexEntry):
+                    out.append(StagedFile(_text(path), entry.mode, entry.sha.decode("ascii")))
+            return out
+        tree = self._repo[head.encode()].tree
+        for (_old, new), (_omode, mode), (_osha, sha) in index.changes_from_tree(
+            self._repo.object_store, tree
+        ):
+            if new is None or not sha or mode is None:
+                continue
+            out.append(StagedFile(_text(new), mode, sha.decode("ascii")))
+        return out
+
+    def peel_commit(self, sha: str) -> str | None:
+        """The commit that ``sha`` (a commit or an annotated tag) names; None if absent or not a commit."""
+        try:
+            obj = self._repo[sha.encode()]
+            while obj.type_name == b"tag":
+                obj = self._repo[obj.object[1]]
+        except (KeyError, ValueError):
+            return None
+        return str(obj.id.decode("ascii")) if obj.type_name == b"commit" else None
+
+    def remote_tracking_commits(self, remote: str) -> list[str]:
+        """The commits ``refs/remotes/<remote>/*`` point at (what this clone knows that remote has)."""
+        prefix = f"refs/remotes/{remote}/"
+        return sorted({sha for ref, sha in self.ref_commits().items() if ref.startswith(prefix)})
+
+    def commits_between(self, include: Sequence[str], exclude: Sequence[str]) -> list[str]:
+        """Commits reachable from ``include`` and from none of ``exclude`` (``git rev-list A --not B``).
+
+        Excluded commits this clone does not have are ignored.
+        """
+        if not include:
+            return []
+        store = self._repo.object_store
+        known = [c.encode() for c in exclude if c.encode() in store]
+        walker = self._repo.get_walker(include=[c.encode() for c in include], exclude=known)
+        return [entry.commit.id.decode("ascii") for entry in walker]
+
+    def hooks_dir(self) -> Path:
+        """Where git looks for this repository's hooks: ``core.hooksPath``, else the common git dir's hooks/.
+
+        A relative ``core.hooksPath`` is relative to the work tree (where git runs hooks); a
+        linked worktree and its main one share the common dir's hooks.
+        """
+        try:
+            configured: bytes | None = self._repo.get_config_stack().get((b"core",), b"hooksPath")
+        except KeyError:
+            configured = None
+        if configured:
+            path = Path(os.path.expanduser(os.fsdecode(configured)))
+            return path if path.is_absolute() else self.root / path
+        return Path(self._repo.commondir()) / "hooks"
+
+    def is_shallow(self) -> bool:
+        """Whether this clone is shallow (its history stops at a boundary)."""
+        return bool(self._repo.get_shallow())
+
+    def files_in_trees(self, trees: Iterable[str], name: str) -> Iterator[bytes | None]:
+        """The bytes of the file ``name`` in each tree (None where it has none), read lazily.
+
+        Reads raw objects, without building dulwich objects: 10,000 run records in ~0.3 s.
+        """
+        store = self._repo.object_store
+        target = name.encode()
+        for tree in trees:
+            try:
+                _type, raw = store.get_raw(tree.encode())
+                sha = next((s for m, n, s in tree_entries(raw) if n == target and not m & 0o40000), None)
+                yield None if sha is None else store.get_raw(sha.hex().encode())[1]
+            except (KeyError, ValueError):
+                yield None
+
     # -- the state of the work tree -----------------------------------------------------------
 
     def source_state(self, *, exclude: tuple[str, ...] = (".gitml",)) -> SourceState:
@@ -244,6 +369,8 @@ class GitRepo:
         return self._tracked[1]
 
     def _compute_source_state(self, exclude: tuple[str, ...]) -> SourceState:
+        from dulwich.index import get_unstaged_changes
+
         commit, branch = self.head()
         index = self._repo.open_index()
         changed: set[str] = set()
@@ -389,6 +516,8 @@ class GitRepo:
     def _commit_locked(
         self, paths: Sequence[str], *, message: str, ident: bytes, now: int | None
     ) -> str | None:
+        from dulwich.index import index_entry_from_stat, locked_index
+
         store = self._repo.object_store
         with locked_index(self._index_path()) as index:
             head, branch = self.head()
@@ -444,6 +573,10 @@ class GitRepo:
                 index[key] = entry
         self._fingerprint = None
         return str(commit.id.decode("ascii"))
+
+
+def _text(path: bytes) -> str:
+    return path.decode("utf-8", "surrogateescape")
 
 
 def tzoffset(stamp: int) -> int:
