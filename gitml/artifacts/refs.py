@@ -16,7 +16,7 @@ from gitml.artifacts.record import FILE_NAME, ArtifactEntry, parse_entries
 from gitml.runid import is_run_id
 from gitml.workspace import Workspace
 
-__all__ = ["Objects", "RunArtifacts", "expand", "history_entries", "worktree_runs"]
+__all__ = ["Objects", "RunArtifacts", "commit_entries", "expand", "history_entries", "worktree_runs"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,12 @@ def history_entries(ws: Workspace, *, all_commits: bool = False) -> list[Artifac
     """Entries of every run that any branch or tag (or, with ``all_commits``, any commit) holds."""
     repo = ws.repo
     tips = sorted(set(repo.ref_commits().values()))
-    commits: Iterable[str] = repo.history(tips) if all_commits else tips
+    return commit_entries(ws, repo.history(tips) if all_commits else tips)
+
+
+def commit_entries(ws: Workspace, commits: Iterable[str]) -> list[ArtifactEntry]:
+    """Entries of every run that these commits hold (each distinct artifacts.yaml read once)."""
+    repo = ws.repo
     seen_trees: set[str] = set()
     seen_blobs: set[str] = set()
     out: list[ArtifactEntry] = []

@@ -104,6 +104,20 @@ def remote_lacks(remote: Remote, wanted: dict[str, int], *, jobs: int, rescan: b
     return set(unknown) - good
 
 
+def _not_on_remote(remote: Remote, manifests: dict[str, int], *, jobs: int) -> set[str]:
+    """Of directory manifests this cache cannot read, those the remote lacks too.
+
+    A manifest on the remote implies its files are there (it is uploaded last), so a directory
+    logged in another clone and pushed from there is not "missing" here.
+    """
+    unknown = sorted(set(manifests) - remote.index.present())
+    if not unknown:
+        return set()
+    found = {o for o, size in remote.store.stat(unknown, jobs=jobs).items() if size is not None}
+    remote.index.add_present(found)
+    return set(unknown) - found
+
+
 def _query(store: ObjectStore, wanted: dict[str, int], *, jobs: int) -> dict[str, int | None]:
     if len(wanted) <= STAT_LIMIT:
         return store.stat(sorted(wanted), jobs=jobs)
@@ -142,24 +156,28 @@ def push(
     all_commits: bool = False,
     jobs: int | None = None,
     rescan: bool = False,
+    entries: Sequence[ArtifactEntry] | None = None,
 ) -> TransferResult:
-    """Upload every object that these runs reference and the remote lacks."""
+    """Upload every object that these runs (or these ``entries``) reference and the remote lacks."""
     target = open_remote(ws, remote)
     cache = open_cache(ws)
     result = TransferResult(target.url)
     try:
-        objs = expand(_entries_for(ws, run_ids, all_commits=all_commits), _cached_manifest(cache))
+        if entries is None:
+            entries = _entries_for(ws, run_ids, all_commits=all_commits)
+        objs = expand(entries, _cached_manifest(cache))
         total = objs.total
         result.referenced = len(total) + len(objs.unreadable)
         n_jobs = _jobs(ws, 8 if target.spec.is_local else 32, jobs)
         # What the remote lacks first (from this clone's record: no request, no stat); then only
         # those objects are looked for in the cache -- a no-op push of 100k files stats nothing.
         lacking = remote_lacks(target, total, jobs=n_jobs, rescan=rescan)
-        missing_local = {o for o in lacking if not cache.has(o)} | set(objs.unreadable)
+        missing_local = {o for o in lacking if not cache.has(o)}
+        missing_local |= _not_on_remote(target, objs.unreadable, jobs=n_jobs)
         result.missing = sorted(missing_local)
         available = {o: s for o, s in total.items() if o not in missing_local}
         lacking -= missing_local
-        result.up_to_date = len(total) - len(lacking) - len(missing_local)
+        result.up_to_date = result.referenced - len(lacking) - len(missing_local)
         files = {o: available[o] for o in lacking if o in objs.files}
         failed = _upload(target, cache, files, jobs=n_jobs, label="push", result=result)
         blocked = failed | missing_local

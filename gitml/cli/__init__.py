@@ -175,9 +175,11 @@ def main() -> None:
 
 from gitml.cli import artifacts as _artifacts  # noqa: E402 - registered after the group exists
 from gitml.cli import registry as _registry  # noqa: E402
+from gitml.cli.hooks import hooks  # noqa: E402
 from gitml.cli.runs import runs  # noqa: E402
 
 cli.add_command(runs)
+cli.add_command(hooks)
 for _command in (
     _artifacts.push,
     _artifacts.pull,
