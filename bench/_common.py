@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -136,3 +137,38 @@ def write_results(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
     print(f"\nraw numbers: {', '.join(map(str, outs))}")
+
+
+class CmdError(RuntimeError):
+    """A benchmarked or set-up command failed."""
+
+
+def run_cmd(
+    cmd: list, cwd: Path | str, *, env: dict[str, str], check: bool = True, timeout: float = 3600
+) -> tuple[float, subprocess.CompletedProcess]:
+    """Run ``cmd`` in ``cwd``; return (wall seconds, completed process), output decoded as text."""
+    t0 = time.perf_counter()
+    cp = subprocess.run(
+        [str(c) for c in cmd],
+        cwd=str(cwd),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=timeout,
+    )
+    wall = time.perf_counter() - t0
+    cp.stdout = cp.stdout.decode("utf-8", "replace")
+    cp.stderr = cp.stderr.decode("utf-8", "replace")
+    if check and cp.returncode != 0:
+        tail = "\n".join((cp.stderr or cp.stdout).strip().splitlines()[-8:])
+        raise CmdError(f"`{' '.join(map(str, cmd))}` (cwd={cwd}) exited {cp.returncode}:\n{tail}")
+    return wall, cp
+
+
+def fmt_t(s: float | None, *, ms_digits: int = 0) -> str:
+    """A duration for a table: ``n/a``, milliseconds below a second, else seconds."""
+    if s is None:
+        return "n/a"
+    if s < 1:
+        return f"{s * 1e3:.{ms_digits}f} ms"
+    return f"{s:.2f} s"

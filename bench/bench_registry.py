@@ -50,7 +50,7 @@ from pathlib import Path
 
 import _common as common
 import s3servers
-from _common import log
+from _common import CmdError, log
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -93,37 +93,13 @@ TIMEOUT = 3600
 CHILD_ENV = common.child_env(GIT_TERMINAL_PROMPT="0")
 
 
-class CmdError(RuntimeError):
-    pass
-
-
 def run_cmd(cmd, cwd, *, check=True, timeout=TIMEOUT, env=None) -> tuple[float, subprocess.CompletedProcess]:
-    """Run ``cmd`` in ``cwd`` (environment ``env`` or CHILD_ENV); return (wall seconds, completed
-    process), output decoded as text."""
-    t0 = time.perf_counter()
-    cp = subprocess.run(
-        [str(c) for c in cmd],
-        cwd=str(cwd),
-        env=env or CHILD_ENV,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=timeout,
-    )
-    wall = time.perf_counter() - t0
-    cp.stdout = cp.stdout.decode("utf-8", "replace")
-    cp.stderr = cp.stderr.decode("utf-8", "replace")
-    if check and cp.returncode != 0:
-        tail = "\n".join((cp.stderr or cp.stdout).strip().splitlines()[-8:])
-        raise CmdError(f"`{' '.join(map(str, cmd))}` (cwd={cwd}) exited {cp.returncode}:\n{tail}")
-    return wall, cp
+    """Run ``cmd`` in ``cwd`` (environment ``env`` or CHILD_ENV); see _common.run_cmd."""
+    return common.run_cmd(cmd, cwd, env=env or CHILD_ENV, check=check, timeout=timeout)
 
 
 def fmt_t(s: float | None) -> str:
-    if s is None:
-        return "n/a"
-    if s < 1:
-        return f"{s * 1e3:.1f} ms"
-    return f"{s:.2f} s"
+    return common.fmt_t(s, ms_digits=1)
 
 
 # ==========================================================================

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from gitml.registry.get import GetModelResult, Resolution
     from gitml.registry.ops import EventResult
     from gitml.registry.query import ModelDetails, ModelSummary
+    from gitml.review.diff import DiffResult
+    from gitml.review.plot_runs import PlotResult
+    from gitml.review.report import ReportResult
     from gitml.tracking.command import CommandResult
     from gitml.tracking.query import SearchResult
     from gitml.tracking.store import RunSummary
@@ -37,6 +40,7 @@ __all__ = [
     "commit",
     "demote_model",
     "deprecate_model",
+    "diff",
     "fetch",
     "gc",
     "get",
@@ -46,6 +50,7 @@ __all__ = [
     "list_runs",
     "ls",
     "model_history",
+    "plot",
     "promote_model",
     "pull",
     "push",
@@ -53,6 +58,7 @@ __all__ = [
     "remote_add",
     "remote_list",
     "remote_remove",
+    "report",
     "resolve_model",
     "run",
     "search_runs",
@@ -467,3 +473,96 @@ def check_ref(ref: str, *, repo: StrPath | None = None) -> Event:
 
     with _workspace(repo) as ws:
         return _check(ws, ref)
+
+
+def diff(
+    refs: Sequence[str] = (),
+    *,
+    repo: StrPath | None = None,
+    all: bool = False,
+    compare_by: Sequence[str] | None = None,
+    plots_dir: StrPath | None = None,
+    plot_x: str = "step",
+) -> DiffResult:
+    """Compare runs (``gitml diff [BASE [HEAD]]`` or ``gitml diff RUN-A RUN-B``).
+
+    No refs: HEAD vs the work tree; one: that revision vs the work tree; two
+    revisions: BASE vs HEAD; two runs (refs that are not revisions): run A vs run B.
+    With ``plots_dir``, the curves of the compared runs are drawn there (``result.plots``).
+    """
+    with _workspace(repo) as ws:
+        result = _diff_of(ws, refs, all=all, compare_by=compare_by)
+        if plots_dir is not None:
+            from gitml.review.report import diff_plots
+
+            result.plots, warnings = diff_plots(ws, result, plots_dir, x=plot_x)
+            result.warnings.extend(warnings)
+        return result
+
+
+def _diff_of(
+    ws: Workspace, refs: Sequence[str], *, all: bool, compare_by: Sequence[str] | None
+) -> DiffResult:
+    from gitml.exceptions import UsageError
+    from gitml.review.diff import diff as _diff
+    from gitml.review.diff import diff_runs, split_refs
+
+    if len(refs) > 2:
+        raise UsageError("gitml diff takes at most two revisions or two runs", hint="gitml diff main HEAD")
+    runs = split_refs(ws, refs)
+    if runs is not None:
+        return diff_runs(ws, *runs, all=all)
+    base = refs[0] if refs else "HEAD"
+    head = refs[1] if len(refs) > 1 else None
+    return _diff(ws, base=base, head=head, all=all, compare_by=compare_by)
+
+
+def report(
+    base: str,
+    head: str | None = None,
+    *,
+    out: StrPath = "report.md",
+    repo: StrPath | None = None,
+    precision: int = 5,
+    plots: bool = True,
+    plots_dir: StrPath | None = None,
+    image_url: str | None = None,
+    link_base: str | None = None,
+    plot_x: str = "step",
+    title: str | None = None,
+) -> ReportResult:
+    """Write a Markdown report of ``gitml diff BASE HEAD`` with plots (``gitml report``)."""
+    from gitml.review.report import write_report
+
+    refs = [base] if head is None else [base, head]
+    with _workspace(repo) as ws:
+        result = _diff_of(ws, refs, all=False, compare_by=None)
+        return write_report(
+            ws,
+            result,
+            out,
+            precision=precision,
+            plots=plots,
+            plots_dir=plots_dir,
+            image_url=image_url,
+            link_base=link_base,
+            x=plot_x,
+            title=title,
+        )
+
+
+def plot(
+    runs: Sequence[str] = (),
+    *,
+    metrics: Sequence[str],
+    out: StrPath,
+    revs: Sequence[str] = (),
+    x: str = "step",
+    title: str | None = None,
+    repo: StrPath | None = None,
+) -> PlotResult:
+    """Draw metric curves of runs, overlaid, into a PNG or SVG (``gitml plot``)."""
+    from gitml.review.plot_runs import plot_runs
+
+    with _workspace(repo) as ws:
+        return plot_runs(ws, runs=runs, revs=revs, metrics=metrics, x=x, out=out, title=title)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,15 +65,29 @@ def git(cwd: Path, *args: str, check: bool = True) -> str:
     return proc.stdout
 
 
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A real git repository with one commit (train.py), as the current directory."""
-    root = tmp_path / "repo"
-    root.mkdir()
+def init_repo(root: Path) -> Path:
+    """A real git repository at ``root`` (created) with one commit holding train.py."""
+    root.mkdir(parents=True, exist_ok=True)
     git(root, "init", "-q")
     (root / "train.py").write_text("print('training')\n")
     git(root, "add", "train.py")
     git(root, "commit", "-q", "-m", "initial")
+    return root
+
+
+def strict_json(text: str) -> Any:
+    """json.loads that refuses NaN/Infinity tokens (which are not JSON)."""
+
+    def refuse(token: str) -> Any:
+        raise ValueError(f"invalid JSON constant {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A real git repository with one commit (train.py), as the current directory."""
+    root = init_repo(tmp_path / "repo")
     monkeypatch.chdir(root)
     return root
 

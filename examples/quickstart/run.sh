@@ -56,3 +56,14 @@ rm -rf "$dir.ci" && git clone -q --depth 1 --no-tags "file://$dir.origin.git" "$
 (cd "$dir.ci" && gitml get models:/churn/production -o production-model.json && cmp production-model.json "$dir/best-model.json")
 echo "== and from the URL alone, with no clone"
 (cd "$(mktemp -d)" && gitml get models:/churn@production --repo "$dir.origin.git" -o model.json && cmp model.json "$dir/best-model.json" && echo "identical bytes")
+echo "== review a change: a branch that trains the slow learner 4x longer, compared with $(git symbolic-ref --short HEAD)"
+base=$(git symbolic-ref --short HEAD)
+printf 'metrics:\n  loss: min\n  accuracy: max\n' >> .gitml/config.yaml
+git commit -q -am "gitml: which way is better for each metric"
+git checkout -q -b longer-training
+sed -i "s/^  lr: .*/  lr: 0.05/; s/^  epochs: .*/  epochs: 120/" params.yaml
+git commit -q -am "train the lr=0.05 model for 120 epochs"
+gitml run --name lr-0.05 --experiment quickstart --artifact model.json --commit -- python train.py
+gitml diff "$base" HEAD
+gitml report "$base" HEAD -o "$dir/report/report.md" --title "Train lr=0.05 for 120 epochs: what it does to the model"
+git checkout -q "$base"

@@ -176,10 +176,16 @@ def main() -> None:
 from gitml.cli import artifacts as _artifacts  # noqa: E402 - registered after the group exists
 from gitml.cli import registry as _registry  # noqa: E402
 from gitml.cli.hooks import hooks  # noqa: E402
+from gitml.cli.plot import plot  # noqa: E402
+from gitml.cli.review import diff as _diff  # noqa: E402
+from gitml.cli.review import report as _report  # noqa: E402
 from gitml.cli.runs import runs  # noqa: E402
 
 cli.add_command(runs)
 cli.add_command(hooks)
+cli.add_command(plot)
+cli.add_command(_diff)
+cli.add_command(_report)
 for _command in (
     _artifacts.push,
     _artifacts.pull,

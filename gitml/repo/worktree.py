@@ -303,15 +303,27 @@ class GitRepo:
     def files_in_trees(self, trees: Iterable[str], name: str) -> Iterator[bytes | None]:
         """The bytes of the file ``name`` in each tree (None where it has none), read lazily.
 
-        Reads raw objects, without building dulwich objects: 10,000 run records in ~0.3 s.
+        Reads raw objects from the packs directly (each object store lookup would also
+        stat the pack folder for a multi-pack index), without building dulwich objects:
+        10,000 run records in ~0.3 s.
         """
         store = self._repo.object_store
+        packs = list(store.packs)
+
+        def raw(sha: bytes) -> bytes:
+            for pack in packs:
+                try:
+                    return bytes(pack.get_raw(sha)[1])
+                except KeyError:
+                    continue
+            return bytes(store.get_raw(sha.hex().encode())[1])  # loose, or packed since
+
         target = name.encode()
         for tree in trees:
             try:
-                _type, raw = store.get_raw(tree.encode())
-                sha = next((s for m, n, s in tree_entries(raw) if n == target and not m & 0o40000), None)
-                yield None if sha is None else store.get_raw(sha.hex().encode())[1]
+                listing = raw(bytes.fromhex(tree))
+                sha = next((s for m, n, s in tree_entries(listing) if n == target and not m & 0o40000), None)
+                yield None if sha is None else raw(sha)
             except (KeyError, ValueError):
                 yield None
 

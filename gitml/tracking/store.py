@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from gitml.tracking.liveness import is_alive
 from gitml.tracking.run import RUNNING, STALE, Metric, RunInfo, parse_time
 from gitml.workspace import Workspace
 
-__all__ = ["RunStore", "RunSummary", "entry_times"]
+__all__ = ["RunStore", "RunSummary", "SummaryReader", "entry_times"]
 
 _CACHE_VERSION = 1
 _CACHE_MAX_ENTRIES = 200_000
@@ -74,7 +75,13 @@ class RunStore:
 
     def _run_tree(self, run_id: str) -> dict[str, tuple[int, str]]:
         assert self.commit is not None
-        return self.workspace.repo.list_tree(self.commit, f"{RUNS_PATH}/{run_id}")
+        if self._tree is None:
+            self.run_ids()
+        assert self._tree is not None
+        entry = self._tree.get(run_id)
+        if entry is None or not stat.S_ISDIR(entry[0]):
+            return {}
+        return self.workspace.repo.read_tree(entry[1])  # not from the root: the runs tree is large
 
     def _where(self, run_id: str, name: str) -> str:
         base = f"{RUNS_PATH}/{run_id}/{name}"
@@ -201,39 +208,46 @@ class RunStore:
         builds objects only for the runs it returns. With ``limit``, reading stops after that
         many runs are kept (the newest ones).
         """
-        cache_path = self.workspace.tmp_dir / "summaries.json"
-        cache = _load_cache(cache_path)
-        used: dict[str, Any] = {}
         out: list[RunSummary] = []
-        complete = True
-        for run_id in reversed(self.run_ids()):
-            if limit is not None and len(out) >= limit:
-                complete = False  # the cache is only rewritten after a full pass
-                break
-            try:
-                signature = self._signature(run_id)
-                entry = cache.get(signature) or self._left_by_writer(run_id, signature)
-                summary = None
-                if entry is not None:
-                    try:
-                        kept = keep is None or keep(entry, self._entry_status(entry))
-                        summary = _decode(entry, self) if kept else None
-                    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-                        entry = None  # a damaged cache entry: read the run itself
-                if entry is None:
-                    summary = self._summarize(run_id, self._tree_entries(run_id))
-                    entry = _encode(summary)
-                    kept = keep is None or keep(entry, summary.status)
-                used[signature] = entry
-                if kept and summary is not None:
-                    out.append(summary)
-            except CorruptRunError as exc:
-                errors.append(exc)
-            except InvalidNameError:
-                continue
-        if complete and used.keys() != cache.keys():
-            _save_cache(cache_path, cache, used)
+        with self.reader() as reader:
+            for run_id in reversed(self.run_ids()):
+                if limit is not None and len(out) >= limit:
+                    reader.complete = False  # stale entries are only dropped after a full pass
+                    break
+                try:
+                    summary = reader.get(run_id, keep=keep)
+                except CorruptRunError as exc:
+                    errors.append(exc)
+                except InvalidNameError:
+                    continue
+                else:
+                    if summary is not None:
+                        out.append(summary)
         return iter(out)
+
+    def records(self, run_ids: Iterable[str]) -> Iterator[tuple[str, bytes | None]]:
+        """Each run's raw run.yaml (None if it has none), read lazily in the order given."""
+        if self.commit is None:
+            for run_id in run_ids:
+                yield run_id, self._read(run_id, RUN_FILE)
+            return
+        if self._tree is None:
+            self.run_ids()
+        assert self._tree is not None
+        ids = list(run_ids)
+        trees = (self._tree[i][1] if i in self._tree else "" for i in ids)
+        yield from zip(ids, self.workspace.repo.files_in_trees(trees, RUN_FILE), strict=False)
+
+    def reader(self) -> SummaryReader:
+        """Summaries of single runs through the summary cache (a context manager: saves on exit)."""
+        return SummaryReader(self)
+
+    def signatures(self) -> dict[str, str]:
+        """Run id -> what its summary depends on.
+
+        At a revision that is ``tree:<sha>`` of the run's folder; in the work tree, file stats.
+        """
+        return {run_id: self._signature(run_id) for run_id in self.run_ids()}
 
     def _entry_status(self, entry: dict[str, Any]) -> str:
         run = entry["run"]
@@ -246,8 +260,13 @@ class RunStore:
     def _signature(self, run_id: str) -> str:
         if self.commit is None:
             return run_signature(os.path.join(self._runs_dir, run_id))
+        if self._tree is None:
+            self.run_ids()
         assert self._tree is not None
-        return f"tree:{self._tree[run_id][1]}"
+        entry = self._tree.get(run_id)
+        if entry is None:
+            raise RunNotFoundError(f"no run {run_id!r} at {self.rev}")
+        return f"tree:{entry[1]}"
 
     def _left_by_writer(self, run_id: str, signature: str) -> dict[str, Any] | None:
         """The summary the run's owner wrote when it ended, if the files have not changed since."""
@@ -262,6 +281,93 @@ class RunStore:
             return None
         entry = record.get("entry")
         return entry if isinstance(entry, dict) else None
+
+
+class SummaryReader:
+    """Reads run summaries one at a time through ``.gitml/tmp/summaries.json``.
+
+    Entries read or made are written back on ``close`` (or leaving the ``with``
+    block). ``complete`` says whether every run of the store was read: only then
+    are the work tree's stale entries dropped.
+    """
+
+    def __init__(self, store: RunStore) -> None:
+        self._store = store
+        self._path = store.workspace.tmp_dir / "summaries.json"
+        self._cache = _load_cache(self._path)
+        self._used: dict[str, Any] = {}
+        self.complete = True
+
+    def __enter__(self) -> SummaryReader:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.complete and self._used.keys() != self._cache.keys():
+            _save_cache(self._path, self._cache, self._used, complete=True)
+        elif not self.complete and not self._used.keys() <= self._cache.keys():
+            _save_cache(self._path, self._cache, self._used, complete=False)
+
+    def cached_names(self, run_id: str) -> tuple[str, str] | None:
+        """(experiment, name) of a run from the cache, if it has the run (a summary or its names)."""
+        signature = self._store._signature(run_id)
+        for key in (signature, "names:" + signature):
+            entry = self._cache.get(key)
+            if entry is None:
+                continue
+            run = entry.get("run") if isinstance(entry, dict) else None
+            names = (run.get("experiment"), run.get("name")) if isinstance(run, dict) else entry
+            if (
+                isinstance(names, (list, tuple))
+                and len(names) == 2
+                and all(isinstance(n, str) for n in names)
+            ):
+                self._used.setdefault(key, entry)
+                return names[0], names[1]
+        return None
+
+    def remember_names(self, run_id: str, names: tuple[str, str]) -> None:
+        """Keep a run's (experiment, name) in the cache (at a revision, where they cannot go stale)."""
+        if self._store.commit is not None:
+            self._used["names:" + self._store._signature(run_id)] = list(names)
+
+    def info(self, run_id: str) -> RunInfo:
+        """The run's record alone: from the cache when it has the run, else its run.yaml only."""
+        store = self._store
+        entry = self._cache.get(store._signature(run_id))
+        if entry is not None:
+            try:
+                return RunInfo.from_cached(entry["run"], entry_times(entry))
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                pass
+        data, where = store.read_file(run_id, RUN_FILE)
+        if data is None:
+            raise CorruptRunError(f"{where}: missing")
+        return parse_run(data, where=where)
+
+    def get(
+        self, run_id: str, *, keep: Callable[[dict[str, Any], str], bool] | None = None
+    ) -> RunSummary | None:
+        """The run's summary (None if ``keep`` rejects it); CorruptRunError if it does not parse."""
+        store = self._store
+        signature = store._signature(run_id)
+        entry = self._cache.get(signature) or store._left_by_writer(run_id, signature)
+        summary = None
+        kept = False
+        if entry is not None:
+            try:
+                kept = keep is None or keep(entry, store._entry_status(entry))
+                summary = _decode(entry, store) if kept else None
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                entry = None  # a damaged cache entry: read the run itself
+        if entry is None:
+            summary = store._summarize(run_id, store._tree_entries(run_id))
+            entry = _encode(summary)
+            kept = keep is None or keep(entry, summary.status)
+        self._used[signature] = entry
+        return summary if kept else None
 
 
 def _encode(summary: RunSummary) -> dict[str, Any]:
@@ -295,12 +401,12 @@ def _load_cache(path: Path) -> dict[str, Any]:
     return entries if isinstance(entries, dict) else {}
 
 
-def _save_cache(path: Path, old: dict[str, Any], used: dict[str, Any]) -> None:
+def _save_cache(path: Path, old: dict[str, Any], used: dict[str, Any], *, complete: bool) -> None:
     entries = dict(used)
     for key, value in old.items():  # keep other revisions' entries, up to a bound
         if len(entries) >= _CACHE_MAX_ENTRIES:
             break
-        if key not in entries and not key.startswith("wt:"):
+        if key not in entries and (not complete or not key.startswith("wt:")):
             entries[key] = value
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

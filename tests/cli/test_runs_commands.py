@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 import shutil
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import git, run_gitml, wait_for
+from tests.conftest import git, init_repo, run_gitml, strict_json, wait_for
 
 PY = sys.executable
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -62,15 +61,6 @@ def make_run(
     new = set(run_ids(repo)) - before
     assert len(new) == 1, new
     return new.pop()
-
-
-def strict_json(text: str) -> Any:
-    """json.loads that refuses NaN/Infinity tokens (which are not JSON)."""
-
-    def refuse(token: str) -> Any:
-        raise ValueError(f"invalid JSON constant {token}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 def list_json(repo: Path, *args: str) -> list[dict[str, Any]]:
@@ -270,11 +260,7 @@ def test_show_ambiguous_name_is_exit_5(repo: Path) -> None:
 def search_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     """Four runs, made once for the read-only search tests: name -> id."""
     root = tmp_path_factory.mktemp("search") / "repo"
-    root.mkdir()
-    git(root, "init", "-q")
-    (root / "train.py").write_text("print('training')\n")
-    git(root, "add", "train.py")
-    git(root, "commit", "-q", "-m", "initial")
+    init_repo(root)
     ids = {
         "A": make_run(root, name="A", params={"lr": 0.01}, metrics={"acc": 0.9}),
         "B": make_run(root, name="B", params={"lr": 0.1}, metrics={"acc": 0.8}),

@@ -258,3 +258,23 @@ def test_written_metrics_parse_back(tmp_path: Path) -> None:
     parsed = parse_run((tmp_path / run_id / "run.yaml").read_bytes(), where="run.yaml")
     assert parsed == info
     assert format_time(parsed.start_time) == "1970-01-01T00:00:00.001Z"
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (b'format: 1\nid: "x"\nname: train\nexperiment: default\n', ("default", "train")),
+        (b'name: "a b: c"\nexperiment: "exp-1"\n', ("exp-1", "a b: c")),
+        (b"name: yes\nexperiment: e\n", None),  # a YAML boolean: parse the record instead
+        (b'name: "a\\"b"\nexperiment: e\n', None),  # an escape
+        (b"name: train\n", None),
+        (b"name: 123\nexperiment: e\n", None),
+        (b"name: train # note\nexperiment: e\n", None),
+        (b"name: a\nname: b\nexperiment: e\n", None),
+        (b"tags:\n  name: x\nexperiment: e\nname: real\n", ("e", "real")),
+    ],
+)
+def test_record_names(text: bytes, names: tuple[str, str] | None) -> None:
+    from gitml.tracking.files import record_names
+
+    assert record_names(text) == names

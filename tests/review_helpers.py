@@ -1,0 +1,39 @@
+"""Making runs and commits for the review tests (diff, report, plots)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import gitml
+from tests.conftest import git
+
+
+def make_run(
+    name: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float | Sequence[float]] | None = None,
+    experiment: str | None = None,
+) -> str:
+    """A finished run in the current repo; a sequence of values is logged as steps 0..n-1."""
+    with gitml.start_run(name=name, experiment=experiment) as run:
+        if params:
+            gitml.log_params(dict(params))
+        for key, value in (metrics or {}).items():
+            values = value if isinstance(value, Sequence) else [value]
+            for step, v in enumerate(values):
+                gitml.log_metric(key, float(v), step=step)
+    return run.info.run_id
+
+
+def commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def set_config(repo: Path, text: str) -> None:
+    path = repo / ".gitml" / "config.yaml"
+    path.write_text(path.read_text() + text)
