@@ -53,6 +53,8 @@ def fresh_tracking_state() -> Iterator[None]:
     fluent._stack.clear()
     fluent._experiment = None
     fluent._tracking_root = None
+    for ws in fluent._workspaces.values():
+        ws.close()  # its git repository may hold pack files open
     fluent._workspaces.clear()
     fluent.clock = fluent._now_ms
 
