@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -222,12 +222,17 @@ def run_command(
     cwd: str | None = None,
     stdout: IO[bytes] | None = None,
     stderr: IO[bytes] | None = None,
+    extra_source: Mapping[str, Any] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> CommandResult:
     """Run ``argv`` as a tracked run and return how it ended (the run is kept whatever happens).
 
     ``artifacts`` are paths (relative to the command's directory) that the command
     writes; after it ends, each one that exists is stored as an output artifact
-    under its path in the repository.
+    under its path in the repository. ``extra_source`` is added to the run's source
+    record, ``extra_env`` to the command's environment; ``on_start(run_id)`` is called
+    once the run exists, before the command starts.
     """
     if not argv:
         raise UsageError("no command to run", hint="gitml run -- python train.py")
@@ -248,13 +253,19 @@ def run_command(
             )
         all_params[key] = value
 
-    run = fluent.create_run(workspace, name=name, experiment=experiment, tags=tags, command=list(argv))
+    run = fluent.create_run(
+        workspace, name=name, experiment=experiment, tags=tags, command=list(argv), extra_source=extra_source
+    )
+    if on_start is not None:
+        on_start(run.run_id)
     warnings: list[str] = []
     status, exit_code = FAILED, 1
     try:
         if all_params:
             run.log_params(all_params)
-        status, exit_code = _execute(argv, run, workspace, workdir, config.log_limit, stdout, stderr)
+        status, exit_code = _execute(
+            argv, run, workspace, workdir, config.log_limit, stdout, stderr, extra_env=extra_env
+        )
         warnings += _collect_metrics(run, workdir, config.metrics_files, run.info.start_time)
         warnings += _log_outputs(run, workspace, outputs)
     except CommandError:
@@ -314,8 +325,11 @@ def _execute(
     log_limit: int,
     stdout: IO[bytes] | None,
     stderr: IO[bytes] | None,
+    *,
+    extra_env: Mapping[str, str] | None = None,
 ) -> tuple[str, int]:
     env = dict(os.environ)
+    env.update(extra_env or {})
     env.update({fluent.RUN_ID_ENV: run.run_id, fluent.REPO_ENV: str(workspace.root), "PYTHONUNBUFFERED": "1"})
     log = _OutputLog(Path(run.path) / LOG_FILE, log_limit)
     try:
@@ -344,6 +358,8 @@ def _execute(
     interrupted = _wait(proc)
     for t in pumps:
         t.join()
+    proc.stdout.close()
+    proc.stderr.close()
     log.close()
     code = proc.returncode
     if code < 0:

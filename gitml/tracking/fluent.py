@@ -326,8 +326,13 @@ def create_run(
     parent: str | None = None,
     description: str | None = None,
     command: Sequence[str] | None = None,
+    extra_source: Mapping[str, Any] | None = None,
 ) -> ActiveRun:
-    """Create a run folder in ``ws`` and return its handle, without making it the active run."""
+    """Create a run folder in ``ws`` and return its handle, without making it the active run.
+
+    ``extra_source`` adds to the run's ``source`` record (a project run's URL, commit
+    and environment, see gitml.projects).
+    """
     ws.ensure_initialized()
     clean_tags = check_tags(tags or {})
     experiment = _experiment_name(ws, experiment)
@@ -342,6 +347,8 @@ def create_run(
         source_record["diff_sha256"] = hashlib.sha256(source.diff).hexdigest()
         if source.untracked_skipped:
             source_record["untracked_not_in_diff"] = list(source.untracked_skipped)
+    if extra_source:
+        source_record.update(extra_source)
     pid = os.getpid()
     info = RunInfo(
         run_id=rid,
