@@ -2,6 +2,8 @@
 the environment of their child processes, the size options, reading a worker's JSON line, and the
 report: its heading, the table, the notes, and the JSON results file.
 
+Also ``GitDaemon``: a read-only ``git daemon`` on 127.0.0.1 for benches that fetch over git://.
+
 Imported as ``_common`` (the drivers run as scripts, so bench/ is on sys.path).
 """
 
@@ -12,6 +14,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -172,3 +175,72 @@ def fmt_t(s: float | None, *, ms_digits: int = 0) -> str:
     if s < 1:
         return f"{s * 1e3:.{ms_digits}f} ms"
     return f"{s:.2f} s"
+
+
+# -- a git server ---------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class GitDaemon:
+    """``git daemon`` serving every repo under ``root`` read-only on 127.0.0.1:PORT (a context manager;
+    its log, ``log_path``, goes to ``root``'s parent; ``verbose`` logs every request, e.g. to count
+    fetches).  ``url("x.git")`` is the git:// URL of ``root/x.git``."""
+
+    def __init__(self, root: Path, env: dict[str, str], *, verbose: bool = False) -> None:
+        self.root = root
+        self.env = env
+        self.verbose = verbose
+        self.log_path = root.parent / "git-daemon.log"
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> GitDaemon:
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [
+                "git",
+                "daemon",
+                "--reuseaddr",
+                "--export-all",
+                f"--base-path={self.root}",
+                "--listen=127.0.0.1",
+                f"--port={self.port}",
+                "--informative-errors",
+                *(["--verbose"] if self.verbose else []),
+                str(self.root),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise CmdError(f"git daemon exited {self.proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.__exit__()
+        raise CmdError("git daemon did not start listening")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def url(self, name: str) -> str:
+        return f"git://127.0.0.1:{self.port}/{name}"

@@ -39,7 +39,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -649,62 +648,8 @@ with open("model", "wb") as f:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class GitDaemon:
-    """``git daemon`` serving every repo under ``root`` read-only on 127.0.0.1:PORT."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.port = free_port()
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> GitDaemon:
-        self.log = open(self.root.parent / "git-daemon.log", "wb")
-        self.proc = subprocess.Popen(
-            [
-                "git",
-                "daemon",
-                "--reuseaddr",
-                "--export-all",
-                f"--base-path={self.root}",
-                "--listen=127.0.0.1",
-                f"--port={self.port}",
-                "--informative-errors",
-                str(self.root),
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=CHILD_ENV,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise CmdError(f"git daemon exited {self.proc.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise CmdError("git daemon did not start listening")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    def url(self, name: str) -> str:
-        return f"git://127.0.0.1:{self.port}/{name}"
+def GitDaemon(root: Path) -> common.GitDaemon:
+    return common.GitDaemon(root, CHILD_ENV)
 
 
 def _run_id(tools: Tools, work: Path) -> str:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from gitml.artifacts.maintenance import GCResult, VerifyResult
     from gitml.artifacts.remotes import RemoteInfo
     from gitml.artifacts.transfer import StatusResult, TransferResult
+    from gitml.projects.launch import ProjectRun
     from gitml.registry.events import Event
     from gitml.registry.get import GetModelResult, Resolution
     from gitml.registry.ops import EventResult
@@ -59,8 +60,10 @@ __all__ = [
     "remote_list",
     "remote_remove",
     "report",
+    "reproduce",
     "resolve_model",
     "run",
+    "run_project",
     "search_runs",
     "show_model",
     "show_run",
@@ -566,3 +569,42 @@ def plot(
 
     with _workspace(repo) as ws:
         return plot_runs(ws, runs=runs, revs=revs, metrics=metrics, x=x, out=out, title=title)
+
+
+def run_project(
+    uri: str | None = None,
+    *,
+    repo: StrPath | None = None,
+    entry_point: str = "main",
+    params: Sequence[str] = (),
+    version: str | None = None,
+    env_manager: str | None = None,
+    name: str | None = None,
+    experiment: str | None = None,
+    tags: Sequence[str] = (),
+) -> ProjectRun:
+    """Run a project's entry point as a tracked run (``gitml run [URL] [--rev REV] -e E -P k=v``)."""
+    from gitml.projects.launch import run as _run
+    from gitml.tracking.command import parse_assignments
+
+    return _run(
+        uri,
+        repo=repo,
+        entry_point=entry_point,
+        parameters=parse_assignments(params, option="-P"),
+        version=version,
+        env_manager=env_manager,
+        name=name,
+        experiment=experiment,
+        tags=parse_assignments(tags, option="--tag"),
+    )
+
+
+def reproduce(
+    run_ref: str, *, repo: StrPath | None = None, params: Sequence[str] = ()
+) -> tuple[ProjectRun, str]:
+    """Run a recorded project run again (``gitml reproduce RUN``); returns (new run, original id)."""
+    from gitml.projects.launch import reproduce as _reproduce
+    from gitml.tracking.command import parse_assignments
+
+    return _reproduce(run_ref, repo=repo, parameters=parse_assignments(params, option="-P"))

@@ -27,6 +27,7 @@ process exit code the CLI uses for it, and an optional one-line ``hint``::
     │   └── StoreAuthError          credentials refused (no retry)
     ├── IntegrityError (10)         an object whose hash or size is wrong
     ├── ConflictError (11)          a registry tag someone else pushed first / that moved
+    ├── EnvBuildError (12)          a project's venv could not be built (venv or pip install failed)
     └── CommandError (127)          ``gitml run`` could not start the command (127, as a shell)
 
 Foreign exceptions (dulwich, OSError, yaml) are translated where they enter
@@ -35,6 +36,7 @@ gitml, with ``raise ... from exc`` so the cause is kept for ``--traceback``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "CorruptRunError",
+    "EnvBuildError",
     "FilterSyntaxError",
     "GitError",
     "GitMLError",
@@ -212,3 +215,19 @@ class ConflictError(GitMLError):
     def __init__(self, message: str, *, refs: tuple[str, ...] = (), hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.refs = tuple(refs)
+
+
+class EnvBuildError(GitMLError):
+    """A project's venv could not be built: ``python -m venv`` or ``pip install`` failed.
+
+    ``output`` holds the last lines the tool printed; ``log_path`` its whole output, when kept.
+    """
+
+    exit_code = 12
+
+    def __init__(
+        self, message: str, *, output: str = "", log_path: Path | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.output = output
+        self.log_path = log_path

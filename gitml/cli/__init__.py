@@ -105,12 +105,17 @@ def init(repo: str | None) -> None:
 
 @cli.command(
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-    short_help="Run a command as a tracked run.",
+    short_help="Run a command, or a project, as a tracked run.",
 )
 @click.option("--name", "-n", help="Run name (default: a random readable name).")
 @click.option("--experiment", "-x", help="Experiment name (default: from config, or 'default').")
 @click.option(
-    "-P", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Record a param (repeatable)."
+    "-P",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A param to record; for a project, a parameter of the entry point (repeatable).",
 )
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Set a tag (repeatable).")
 @click.option("--commit", is_flag=True, help="Commit the run's folder (and nothing else) when it ends.")
@@ -121,7 +126,14 @@ def init(repo: str | None) -> None:
     metavar="PATH",
     help="A file or directory the command writes: stored by hash as an output of the run (repeatable).",
 )
-@click.argument("command", nargs=-1, type=click.UNPROCESSED, required=True)
+@click.option("--rev", metavar="REV", help="Project: the branch, tag or commit to run (default: HEAD).")
+@click.option("-e", "--entry-point", metavar="NAME", help="Project: the entry point to run (default: main).")
+@click.option(
+    "--env-manager",
+    type=click.Choice(["local", "venv"]),
+    help="Project: run in this interpreter (local) or a cached venv built from its requirements.",
+)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -131,17 +143,65 @@ def run(
     tags: tuple[str, ...],
     commit: bool,
     artifacts: tuple[str, ...],
+    rev: str | None,
+    entry_point: str | None,
+    env_manager: str | None,
     command: tuple[str, ...],
 ) -> None:
-    """Run COMMAND as a tracked run: gitml run [OPTIONS] -- COMMAND [ARGS]...
+    """Run a command as a tracked run, or run a project.
 
-    Records the command, the commit it ran on (with the diff if the tree was
-    dirty), params from -P and from params.yaml, metrics from the metrics
-    files it writes and from gitml.log_metric calls in it, and its output. Exits
-    with the command's exit code.
+    \b
+    gitml run [OPTIONS] -- COMMAND [ARGS]...       a command, in this repository
+    gitml run [OPTIONS] [URL[#SUBDIR]]             a project (gitml.yaml or MLproject):
+                                                   this repository's, or any git URL at --rev
+
+    A command run records the command, the commit it ran on (with the diff if the
+    tree was dirty), params from -P and from params.yaml, metrics from the metrics
+    files it writes and from gitml.log_metric calls in it, and its output. A project
+    run fetches the project at --rev (resolved to the full sha, cached), prepares its
+    environment (--env-manager), type-checks -P against the entry point, runs the
+    entry point's command (parameters as separate arguments, never through a shell),
+    and records the URL, commit, entry point, parameters and package versions too.
+    Exits with the command's exit code.
     """
     from gitml import api
 
+    is_project = not command or (command[0] != "--" and _looks_like_project(command[0]))
+    if is_project:
+        if artifacts or commit:
+            raise click.UsageError("--artifact and --commit are for command runs (gitml run -- COMMAND)")
+        uri = command[0] if command else None
+        if len(command) > 1:  # options after the URL: `gitml run URL --rev SHA -P k=v`
+            more = _PROJECT_OPTIONS.make_context("gitml run URL", list(command[1:]), parent=ctx).params
+            rev, entry_point, env_manager = (
+                more["rev"] or rev,
+                more["entry_point"] or entry_point,
+                more["env_manager"] or env_manager,
+            )
+            name, experiment = more["name"] or name, more["experiment"] or experiment
+            params, tags = params + tuple(more["params"]), tags + tuple(more["tags"])
+        handle = api.run_project(
+            uri,
+            repo=ctx.obj,
+            entry_point=entry_point or "main",
+            params=params,
+            version=rev,
+            env_manager=env_manager,
+            name=name,
+            experiment=experiment,
+            tags=tags,
+        )
+        for warning in handle.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        seconds = (handle.duration_ms or 0) / 1000
+        where = f"{handle.url}@{(handle.commit or '')[:12]}" if handle.url else "this repository"
+        click.echo(
+            f"gitml: run {handle.run_id} ({handle.entry_point} of {where}) {handle.status} in {seconds:.1f}s",
+            err=True,
+        )
+        ctx.exit(handle.exit_code or 0)
+    if rev or entry_point or env_manager:
+        raise click.UsageError("--rev, --entry-point and --env-manager are for projects, not commands")
     argv = list(command[1:] if command and command[0] == "--" else command)
     result = api.run(
         argv,
@@ -161,6 +221,52 @@ def run(
         line += f", committed as {result.commit[:12]}"
     click.echo(line, err=True)
     ctx.exit(result.exit_code)
+
+
+_PROJECT_OPTIONS = click.Command(
+    "run",
+    params=[
+        click.Option(["--rev"]),
+        click.Option(["-e", "--entry-point", "entry_point"]),
+        click.Option(["--env-manager"], type=click.Choice(["local", "venv"])),
+        click.Option(["-P", "--param", "params"], multiple=True),
+        click.Option(["--tag", "tags"], multiple=True),
+        click.Option(["--name", "-n"]),
+        click.Option(["--experiment", "-x"]),
+    ],
+)
+
+
+def _looks_like_project(arg: str) -> bool:
+    """A lone argument that names a project rather than a program: a URL, scp-like, #subdir, or a folder."""
+    import os
+
+    if "://" in arg or "::" in arg or "#" in arg or arg.endswith(".git"):
+        return True
+    if ":" in arg.split("/", 1)[0] and "@" in arg.split(":", 1)[0]:
+        return True  # user@host:path
+    return os.path.isdir(arg)
+
+
+@cli.command(context_settings={"ignore_unknown_options": False})
+@click.argument("run_ref", metavar="RUN")
+@click.option(
+    "-P", "--param", "params", multiple=True, metavar="KEY=VALUE", help="Override a recorded parameter."
+)
+@click.pass_context
+def reproduce(ctx: click.Context, run_ref: str, params: tuple[str, ...]) -> None:
+    """Run a project run again: same source, commit, entry point, parameters and environment.
+
+    The new run is tagged gitml.reproduces=RUN; then `gitml diff RUN NEW` is shown.
+    """
+    from gitml import api
+    from gitml.review import render
+
+    handle, original = api.reproduce(run_ref, repo=ctx.obj, params=params)
+    click.echo(f"gitml: run {handle.run_id} reproduces {original}: {handle.status}", err=True)
+    result = api.diff([original, handle.run_id], repo=ctx.obj)
+    click.echo(render.terminal(result))
+    ctx.exit(handle.exit_code or 0)
 
 
 def main() -> None:

@@ -90,6 +90,17 @@ class GitRepo:
     def discover(cls, start: StrPath = ".") -> GitRepo:
         return cls(discover_root(start))
 
+    @staticmethod
+    def init(path: StrPath) -> None:
+        """Make ``path`` a git repository (as ``git init``, branch main) unless it already is one."""
+        if os.path.exists(os.path.join(path, ".git")):
+            return
+        repo: Any = Repo.init(str(path), mkdir=False)
+        try:
+            repo.refs.set_symbolic_ref(b"HEAD", b"refs/heads/main")
+        finally:
+            repo.close()
+
     def close(self) -> None:
         self._repo.close()
 

@@ -428,11 +428,13 @@ def test_command_not_found_is_127_with_clear_error_and_failed_run(repo: Path) ->
     assert info["command"] == ["nosuchcmd", "--arg"]
 
 
-def test_no_command_is_a_usage_error(repo: Path) -> None:
-    proc = run_gitml("run", cwd=repo)
-    assert proc.returncode == 2
-    no_traceback(proc)
-    assert run_ids(repo) == []
+def test_no_command_and_no_project_says_how_to_run_a_command(repo: Path) -> None:
+    for args in (["run"], ["run", "--"]):  # no command: the repository's project, and there is none
+        proc = run_gitml(*args, cwd=repo)
+        assert proc.returncode == 4
+        no_traceback(proc)
+        assert "Hint: to run a command instead: gitml run -- python train.py" in proc.stderr
+        assert run_ids(repo) == []
 
 
 # -- injection ------------------------------------------------------------------------------------
