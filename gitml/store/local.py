@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from gitml._fs import new_file, remove_older_than
 from gitml.artifacts.hashing import ALGORITHM, copy_hashing, is_oid
-from gitml.exceptions import GitMLError, IntegrityError, ObjectMissingError, StoreError
+from gitml.exceptions import GitMLError, ObjectMissingError, StoreError
 from gitml.store.base import (
     ObjectStore,
     OnDone,
@@ -30,6 +30,7 @@ from gitml.store.base import (
     TransferFailure,
     object_key,
 )
+from gitml.store.verify import corrupt
 
 __all__ = ["LocalStore", "copy_fd", "copy_verified", "run_parallel"]
 
@@ -108,10 +109,7 @@ def copy_verified(src: Path, dst_tmp: Path, *, oid: str, size: int, what: str) -
         with new_file(dst_tmp) as dst_fd:
             got, got_size = copy_hashing(src_fd, dst_fd)
             if got != oid or got_size != size:
-                raise IntegrityError(
-                    f"{what}: object {oid[:12]} is corrupt ({got_size} bytes hashing to {got[:12]}, "
-                    f"expected {size} bytes)"
-                )
+                raise corrupt(what, oid, size, got, got_size)
     finally:
         os.close(src_fd)
 

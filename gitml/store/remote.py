@@ -21,12 +21,11 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from gitml._fs import new_file, write_all
+from gitml._fs import new_file
 from gitml.artifacts.hashing import ALGORITHM
 from gitml.exceptions import (
     ConfigError,
@@ -49,6 +48,7 @@ from gitml.store.base import (
     oid_from_key,
 )
 from gitml.store.journal import UploadJournal
+from gitml.store.verify import Sink, check_file, check_file_at, read_checked
 
 __all__ = ["FsspecStore", "open_fsspec_store"]
 
@@ -346,10 +346,10 @@ class FsspecStore(ObjectStore):
             await self._put_multipart(item)
             return
         if item.size > SMALL:
-            await asyncio.to_thread(_check_file, item)
+            await asyncio.to_thread(check_file, item)
             await self._retry("upload", lambda: self._call("put_file", str(item.path), self._key(item.oid)))
             return
-        data = await asyncio.to_thread(_read_checked, item) if item.size > PART else _read_checked(item)
+        data = await asyncio.to_thread(read_checked, item) if item.size > PART else read_checked(item)
         await self._retry("upload", lambda: self._call("pipe_file", self._key(item.oid), data))
 
     async def _put_multipart(self, item: Transfer) -> None:
@@ -472,7 +472,7 @@ class FsspecStore(ObjectStore):
             await self._get_stream(item, key, on_done)
         elif item.size <= SMALL:
             data = await self._fetching(item, lambda: self._call("cat_file", key))
-            await asyncio.to_thread(_Sink(item, self.url).finish, [data], on_done)
+            await asyncio.to_thread(Sink(item, self.url).finish, [data], on_done)
         else:
             await self._get_ranges(item, key)
             if on_done is not None:
@@ -488,7 +488,7 @@ class FsspecStore(ObjectStore):
         """
         bucket, _, path = key.partition("/")
         response = await self._fetching(item, lambda: self.fs._call_s3("get_object", Bucket=bucket, Key=path))
-        sink = _Sink(item, self.url)
+        sink = Sink(item, self.url)
         try:
             async with response["Body"] as body:
                 pending: list[bytes] = []
@@ -529,7 +529,7 @@ class FsspecStore(ObjectStore):
             for outcome in await asyncio.gather(*ranges, return_exceptions=True):
                 if isinstance(outcome, BaseException):
                     raise outcome
-        await asyncio.to_thread(_check_file_at, item.path, item, self.url)
+        await asyncio.to_thread(check_file_at, item.path, item, self.url)
 
     # -- the rest ------------------------------------------------------------------------------
 
@@ -562,106 +562,3 @@ class FsspecStore(ObjectStore):
             await self._retry("delete", lambda: self._call("rm", keys))
 
         self._run(rm)
-
-
-class _Sink:
-    """Where one download lands: a new file, created on the first write, hashed as it is written.
-
-    ``write`` and ``finish`` run on worker threads. ``finish`` checks hash and size, then hands the
-    complete file to ``on_done``; a mismatch or any failure removes the file (only if this sink
-    created it). A lock keeps ``abort`` (from the event loop, say on cancellation) from closing the
-    descriptor under a write still running.
-    """
-
-    def __init__(self, item: Transfer, where: str) -> None:
-        self.item = item
-        self.where = where
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self.fd: int | None = None
-        self.created = False
-        self.lock = threading.Lock()
-
-    def write(self, blocks: Sequence[bytes]) -> None:
-        with self.lock:
-            self._write(blocks)
-
-    def _write(self, blocks: Sequence[bytes]) -> None:
-        if self.fd is None:
-            self.fd = os.open(self.item.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            self.created = True
-        for block in blocks:  # no join: each byte is copied once, into the file
-            self.digest.update(block)
-            write_all(self.fd, block)
-            self.size += len(block)
-
-    def finish(self, blocks: Sequence[bytes], on_done: OnDone | None) -> None:
-        with self.lock:
-            try:
-                self._write(blocks)
-                fd, self.fd = self.fd, None
-                if fd is not None:
-                    os.close(fd)
-                got = self.digest.hexdigest()
-                if got != self.item.oid or self.size != self.item.size:
-                    raise _mismatch(self.item, got, self.size, self.where)
-            except BaseException:
-                self._abort()
-                raise
-            self.created = False  # complete and verified: from here on the file is the caller's
-        if on_done is not None:
-            on_done(self.item)
-
-    def abort(self) -> None:
-        with self.lock:
-            self._abort()
-
-    def _abort(self) -> None:
-        fd, self.fd = self.fd, None
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        if self.created:
-            self.created = False
-            with contextlib.suppress(OSError):
-                os.unlink(self.item.path)
-
-
-def _mismatch(item: Transfer, got: str, size: int, where: str) -> IntegrityError:
-    return IntegrityError(
-        f"{where}: object {item.oid[:12]} is corrupt ({size} bytes hashing to {got[:12]}, "
-        f"expected {item.size} bytes)",
-        hint="gitml verify names every bad object; gitml push from a good cache repairs the remote",
-    )
-
-
-def _check_bytes(data: bytes, item: Transfer, *, where: str) -> None:
-    got = hashlib.sha256(data).hexdigest()
-    if got != item.oid or len(data) != item.size:
-        raise _mismatch(item, got, len(data), where)
-
-
-def _read_checked(item: Transfer) -> bytes:
-    """A cache object's bytes, refused if they no longer match their name."""
-    try:
-        with open(item.path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError as exc:
-        raise ObjectMissingError(f"cache: object {item.oid[:12]} is missing") from exc
-    _check_bytes(data, item, where="cache")
-    return data
-
-
-def _check_file(item: Transfer) -> None:
-    _check_file_at(item.path, item, "cache")
-
-
-def _check_file_at(path: Path, item: Transfer, where: str) -> None:
-    from gitml.artifacts.hashing import hash_file
-
-    got, size = hash_file(path)
-    if got != item.oid or size != item.size:
-        with contextlib.suppress(OSError):
-            if where != "cache":
-                os.unlink(path)
-        raise _mismatch(item, got, size, where)
