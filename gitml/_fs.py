@@ -12,14 +12,17 @@ from pathlib import Path
 __all__ = ["append_bytes", "atomic_write", "locked", "new_file", "remove_older_than", "write_all"]
 
 
-def atomic_write(path: Path, data: bytes, *, fsync: bool = True) -> None:
+def atomic_write(path: Path, data: bytes, *, fsync: bool = True, mode: int = 0o644) -> None:
     """Replace ``path`` with ``data``: readers see the old file or the new one, never a mix.
 
-    Writes a temp file beside the target, fsyncs it, and renames it over the target.
-    On any error the temp file is removed and the old file is untouched.
+    Writes a temp file beside the target (created with ``mode``, less the umask), fsyncs
+    it, and renames it over the target. On any error the temp file is removed and the old
+    file is untouched.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)  # left by a killed writer: O_CREAT would keep its mode
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         write_all(fd, data)
         if fsync:

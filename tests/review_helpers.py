@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import gitml
+from gitml import api
 from tests.conftest import git
 
 
@@ -37,3 +38,12 @@ def commit(repo: Path, message: str) -> str:
 def set_config(repo: Path, text: str) -> None:
     path = repo / ".gitml" / "config.yaml"
     path.write_text(path.read_text() + text)
+
+
+def commit_base_runs(repo: Path, train_params: Mapping[str, Any]) -> None:
+    """Init gitml (loss: min, acc: max), log a train run and an eval run, and commit them as "base"."""
+    api.init(repo)
+    set_config(repo, "metrics:\n  loss: min\n  acc: max\n")
+    make_run("train", params=train_params, metrics={"loss": [0.9, 0.5, 0.4], "acc": 0.80})
+    make_run("eval", metrics={"acc": 0.7})
+    commit(repo, "base")

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
+from gitml.cli.artifacts import _mb
+from gitml.hooks.scripts import HOOK_NAMES
+
+if TYPE_CHECKING:
+    from gitml.hooks.checkout import CheckoutReport
+    from gitml.hooks.precommit import PreCommitReport
+    from gitml.workspace import Workspace
+
 __all__ = ["hooks"]
 
-_HOOK_CHOICES = ("pre-commit", "pre-push", "post-checkout", "post-merge")
 _hook_option = click.option(
     "--hook",
     "names",
     multiple=True,
-    type=click.Choice(_HOOK_CHOICES),
+    type=click.Choice(HOOK_NAMES),
     help="Only this hook (repeatable; default: all four).",
 )
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
-
-
-def _workspace(repo: str | None) -> Any:
+def _workspace(repo: str | None) -> Workspace:
     from gitml.workspace import Workspace
 
     return Workspace.find(repo)
@@ -72,13 +75,13 @@ def status(repo: str | None, names: tuple[str, ...], as_json: bool) -> None:
 
     states = hook_status(_workspace(repo), names)
     if as_json:
-        import json
+        from gitml.cli.render import dumps
 
         rows = [
             {"hook": s.name, "path": str(s.path), "state": s.state, "chained": s.chained and str(s.chained)}
             for s in states
         ]
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(dumps(rows))
         return
     words = {
         "gitml": "installed",
@@ -99,7 +102,7 @@ def status(repo: str | None, names: tuple[str, ...], as_json: bool) -> None:
 @click.option(
     "--hook-path", metavar="PATH", help="The installed hook file (its replaced hook sits beside it)."
 )
-@click.argument("name", type=click.Choice(_HOOK_CHOICES))
+@click.argument("name", type=click.Choice(HOOK_NAMES))
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_obj
 def run(repo: str | None, hook_path: str | None, name: str, args: tuple[str, ...]) -> None:
@@ -139,7 +142,7 @@ def _render(report: object) -> None:
         _refuse_commit(report)
 
 
-def _render_checkout(report: Any) -> None:
+def _render_checkout(report: CheckoutReport) -> None:
     if not report.runs:
         return
     if not report.pulled:
@@ -163,7 +166,7 @@ def _render_checkout(report: Any) -> None:
         )
 
 
-def _refuse_commit(report: Any) -> None:
+def _refuse_commit(report: PreCommitReport) -> None:
     import shlex
 
     from gitml.exceptions import CorruptRunError, UsageError

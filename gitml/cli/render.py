@@ -5,21 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from gitml._text import json_value, table_lines
 from gitml.tracking.run import format_time
 from gitml.tracking.store import RunSummary
 
 __all__ = ["field_value", "json_value", "run_json", "runs_csv", "table"]
-
-
-def json_value(value: Any) -> Any:
-    """JSON has no NaN/inf: they are written as the strings "nan", "inf", "-inf"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
 
 
 def run_json(summary: RunSummary) -> dict[str, Any]:
@@ -109,13 +102,7 @@ def table_rows(runs: Iterable[RunSummary], extra: Sequence[str]) -> list[list[st
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for row in rows:
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-    return "\n".join(lines)
+    return "\n".join(table_lines(headers, rows))
 
 
 def runs_csv(runs: Sequence[RunSummary]) -> str:

@@ -67,9 +67,7 @@ def diff(
     if fmt == "json":
         from gitml.cli.render import dumps
 
-        data = render.to_json(result)
-        data["plots"] = [{"metric": p.metric, "path": str(p.path)} for p in result.plots]
-        click.echo(dumps(data))
+        click.echo(dumps(render.to_json(result)))
         return
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

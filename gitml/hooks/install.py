@@ -10,15 +10,15 @@ one git uses: ``core.hooksPath`` if set, else the common git dir's ``hooks/``
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gitml._fs import atomic_write
 from gitml.exceptions import GitError, UsageError
-from gitml.hooks.scripts import CHAINED_SUFFIX, HOOK_NAMES, is_gitml_hook, render
+from gitml.hooks.scripts import HOOK_NAMES, chained_path, is_gitml_hook, render
 from gitml.workspace import Workspace
 
 __all__ = ["HookChange", "HookState", "check_names", "install", "status", "uninstall"]
@@ -70,22 +70,7 @@ def _read(path: Path) -> bytes | None:
 
 def _write_executable(path: Path, data: bytes) -> None:
     """Replace ``path`` with an executable file holding ``data`` (never a moment without the x bit)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)  # left by a killed install: O_CREAT would keep its mode
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o755)  # less the umask, as git's own
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _hooks_dir(ws: Workspace) -> Path:
-    return ws.repo.hooks_dir()
+    atomic_write(path, data, fsync=False, mode=0o755)  # less the umask, as git's own hooks
 
 
 def install(
@@ -93,10 +78,11 @@ def install(
 ) -> list[HookChange]:
     """Install gitml's hooks (default: all of them), chaining to any hook already there."""
     chosen = check_names(names)
-    directory = _hooks_dir(ws)
+    directory = ws.repo.hooks_dir()
     plans: list[tuple[str, Path, Path, bytes | None]] = []
     for name in chosen:
-        path, kept = directory / name, directory / f"{name}{CHAINED_SUFFIX}"
+        path = directory / name
+        kept = chained_path(path, name)
         current = _read(path)
         if current is not None and not is_gitml_hook(current) and os.path.lexists(kept):
             raise GitError(
@@ -133,10 +119,11 @@ def install(
 
 def uninstall(ws: Workspace, names: Sequence[str] | None = None) -> list[HookChange]:
     """Remove gitml's hooks and put back the hooks they replaced."""
-    directory = _hooks_dir(ws)
+    directory = ws.repo.hooks_dir()
     changes = []
     for name in check_names(names):
-        path, kept = directory / name, directory / f"{name}{CHAINED_SUFFIX}"
+        path = directory / name
+        kept = chained_path(path, name)
         current = _read(path)
         has_kept = os.path.lexists(kept)
         try:
@@ -159,10 +146,11 @@ def status(
     ws: Workspace, names: Sequence[str] | None = None, *, python: str | None = sys.executable
 ) -> list[HookState]:
     """Each hook: gitml's (as this gitml would write it, or not), another one, or none."""
-    directory = _hooks_dir(ws)
+    directory = ws.repo.hooks_dir()
     out = []
     for name in check_names(names):
-        path, kept = directory / name, directory / f"{name}{CHAINED_SUFFIX}"
+        path = directory / name
+        kept = chained_path(path, name)
         current = _read(path)
         if current is None:
             state = "absent"

@@ -21,7 +21,7 @@ handful of runs, not 10,000. Summaries come through the summary cache.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,7 +162,7 @@ def _not_fetched(ws: Workspace, rev: str, role: str, exc: GitMLError) -> GitMLEr
 def _signatures(store: RunStore, others: Mapping[str, str] | None = None) -> dict[str, str]:
     """Run id -> the folder's tree sha at a revision, or in the work tree (only where ``others`` has it)."""
     if store.commit is not None:
-        return {k: v.removeprefix("tree:") for k, v in store.signatures().items()}
+        return store.folder_trees()
     ids = store.run_ids()
     shared = [i for i in ids if others is None or i in others]
     trees = _worktree_trees(store.workspace, shared)
@@ -321,21 +321,12 @@ def _newest_by_key(
     newest_first = list(reversed(store.run_ids()))
     known = {i: reader.cached_names(i) for i in newest_first} if light else {}
     unknown = [i for i in newest_first if known.get(i) is None]
-    reading = iter(store.records(unknown)) if light else iter(())
+    records = iter(store.records(unknown)) if light else iter(())
     for run_id in newest_first:
         if light:
-            names = known.get(run_id)
+            names = known.get(run_id) or _record_names(reader, run_id, records, warnings)
             if names is None:
-                _id, record = next(reading)  # the same order: records are read only as far as needed
-                names = record_names(record) if record is not None else None
-                if names is None:
-                    try:
-                        info = reader.info(run_id)
-                    except CorruptRunError as exc:
-                        warnings.append(f"skipped a run that does not parse: {exc.message}")
-                        continue
-                    names = (info.experiment, info.name)
-                reader.remember_names(run_id, names)
+                continue
             fields = {"experiment": names[0], "name": names[1]}
             key = tuple(fields[k] for k in keys)
             if key not in wanted or key in found:
@@ -349,6 +340,30 @@ def _newest_by_key(
             if len(found) == len(wanted):
                 break
     return found
+
+
+def _record_names(
+    reader: SummaryReader,
+    run_id: str,
+    records: Iterator[tuple[str, bytes | None]],
+    warnings: list[str],
+) -> tuple[str, str] | None:
+    """(experiment, name) of a run the cache does not know, from its next raw run.yaml in ``records``.
+
+    ``records`` yields the uncached runs in the order they are asked for, so each is read
+    only as far as needed. None (with a warning) for a run that does not parse.
+    """
+    _id, record = next(records)
+    names = record_names(record) if record is not None else None
+    if names is None:
+        try:
+            info = reader.info(run_id)
+        except CorruptRunError as exc:
+            warnings.append(f"skipped a run that does not parse: {exc.message}")
+            return None
+        names = (info.experiment, info.name)
+    reader.remember_names(run_id, names)
+    return names
 
 
 def _pair(

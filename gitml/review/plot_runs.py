@@ -7,6 +7,7 @@ it returns what it drew and the warnings.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,21 +122,22 @@ def _where(store: RunStore) -> str:
     return "in the work tree" if store.rev is None else f"at {store.rev}"
 
 
-def _run_info(store: RunStore, run_id: str) -> RunInfo:
-    from gitml.tracking.files import RUN_FILE, parse_run
-
-    data, where = store.read_file(run_id, RUN_FILE)
-    if data is None:
-        raise CorruptRunError(f"{where}: missing")
-    return parse_run(data, where=where)
-
-
 def _add(
-    picks: list[_Pick], store: RunStore, run_id: str, metrics: Sequence[str], warnings: list[str]
+    picks: list[_Pick],
+    store: RunStore,
+    run_id: str,
+    metrics: Sequence[str],
+    warnings: list[str],
+    *,
+    info: RunInfo | None = None,
 ) -> None:
-    """Read the run's histories and add it to ``picks`` (or to the same run with the same points)."""
+    """Read the run's histories (and record, unless given) and add it to ``picks``.
+
+    The same run with the same points, read at another revision, is not added again:
+    the revision is added to that pick.
+    """
     try:
-        info = _run_info(store, run_id)
+        info = info or store.info(run_id)
         history = {m: store.metric_history(run_id, m) for m in metrics}
     except CorruptRunError as exc:
         warnings.append(f"skipped run {run_id} {_where(store)}: {exc.message}")
@@ -182,14 +184,12 @@ def _pick_newest(store: RunStore, metrics: Sequence[str], picks: list[_Pick], wa
     if best is None:
         warnings.append(f"no run {_where(store)} logged {_names(metrics)}")
         return
-    _add(picks, store, best.run_id, metrics, warnings)
+    _add(picks, store, best.run_id, metrics, warnings, info=best.info)
 
 
 def short_ids(run_ids: Iterable[str], known: Sequence[str]) -> dict[str, str]:
     """Each id's shortest prefix (8+ characters) that no other id in ``known`` shares."""
     ordered = sorted(set(known))
-    import bisect
-
     out = {}
     for run_id in run_ids:
         i = bisect.bisect_left(ordered, run_id)

@@ -6,10 +6,10 @@ reads the same in the terminal, in a PR comment and in ``--json``.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
+from gitml._text import json_value, table_lines
 from gitml.review.compare import BETTER, MISSING, WORSE, MetricChange, format_number
 from gitml.review.diff import DiffResult, RunPair, Side
 from gitml.tracking.store import RunSummary
@@ -18,10 +18,6 @@ __all__ = ["markdown", "metric_rows", "param_rows", "summary_line", "terminal", 
 
 _ARROWS = {True: "▲", False: "▼"}
 _VERDICT_MD = {BETTER: "✅ better", WORSE: "❌ worse"}
-
-
-def side_label(side: Side) -> str:
-    return side.label
 
 
 def _side_text(side: Side) -> str:
@@ -72,25 +68,19 @@ def _change(m: MetricChange, precision: int) -> tuple[str, str]:
     return change, ("" if rel is None else f"{rel * 100:+.{max(1, precision - 3)}f}%")
 
 
-def metric_rows(
-    result: DiffResult, *, precision: int = 5, changed_only: bool = False
-) -> list[tuple[str, MetricChange, list[str]]]:
-    """(run label, change, [run, metric, base, head, change, relative]) for every compared metric."""
+def metric_rows(result: DiffResult, *, precision: int = 5) -> list[tuple[MetricChange, list[str]]]:
+    """(change, [run, metric, base, head, change, relative]) for every compared metric."""
     rows = []
     for pair in result.pairs:
         for m in pair.metrics:
-            if changed_only and not m.changed:
-                continue
-            change, rel = _change(m, precision)
             cells = [
                 run_label(pair),
                 m.name,
                 format_number(m.base, precision=precision),
                 format_number(m.head, precision=precision),
-                change,
-                rel,
+                *_change(m, precision),
             ]
-            rows.append((run_label(pair), m, cells))
+            rows.append((m, cells))
     return rows
 
 
@@ -132,44 +122,29 @@ def terminal(
     style: Callable[[str, str | None], str] | None = None,
 ) -> str:
     """The diff as aligned tables; ``style(text, verdict)`` may colour better/worse cells."""
-    paint = style or (lambda text, _verdict: text)
+    base, head = result.base.label, result.head.label
     out = [summary_line(result)]
     rows = metric_rows(result, precision=precision)
     if rows:
-        headers = ["run", "metric", side_label(result.base), side_label(result.head), "change", "%", ""]
-        cells = [[*c, m.verdict or ""] for _label, m, c in rows]
-        out += ["", *_table(headers, cells, paint=paint, verdicts=[m.verdict for _l, m, _c in rows])]
+        header, *lines = table_lines(
+            ["run", "metric", base, head, "change", "%", ""], [[*c, m.verdict or ""] for m, c in rows]
+        )
+        out += ["", header]
+        for line, (m, _cells) in zip(lines, rows, strict=True):
+            out.append(style(line, m.verdict) if style and m.verdict in (BETTER, WORSE) else line)
     params = param_rows(result)
     if params:
-        out += ["", *_table(["run", "param", side_label(result.base), side_label(result.head)], params)]
+        out += ["", *table_lines(["run", "param", base, head], params)]
     if result.added or result.superseded:
         out += ["", "New runs:"]
         for s in [*result.added, *result.superseded]:
             out.append(f"  {_run_line(s)}  {_metrics_line(s, precision)}".rstrip())
     if result.removed:
-        out += ["", f"Runs only in {side_label(result.base)}:"]
+        out += ["", f"Runs only in {base}:"]
         out += [f"  {_run_line(s)}" for s in result.removed]
     for warning in result.warnings:
         out.append(f"warning: {warning}")
     return "\n".join(out)
-
-
-def _table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    *,
-    paint: Callable[[str, str | None], str] | None = None,
-    verdicts: Sequence[str | None] | None = None,
-) -> list[str]:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for i, row in enumerate(rows):
-        text = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        verdict = verdicts[i] if verdicts else None
-        lines.append(paint(text, verdict) if paint and verdict in (BETTER, WORSE) else text)
-    return lines
 
 
 # -- Markdown ----------------------------------------------------------------------------------
@@ -184,9 +159,9 @@ def markdown_metrics(result: DiffResult, *, precision: int = 5) -> str:
     rows = metric_rows(result, precision=precision)
     if not rows:
         return ""
-    base, head = _md(side_label(result.base)), _md(side_label(result.head))
+    base, head = _md(result.base.label), _md(result.head.label)
     lines = [f"| Run | Metric | {base} | {head} | Change | |", "|---|---|--:|--:|--:|:--|"]
-    for _label, m, cells in rows:
+    for m, cells in rows:
         run, name, b, h, change, rel = (_md(c) for c in cells)
         arrow = _ARROWS[m.delta > 0] + " " if m.delta else ""
         moved = f"{arrow}{change}" + (f" ({rel})" if rel else "")
@@ -199,7 +174,7 @@ def markdown_params(result: DiffResult) -> str:
     rows = param_rows(result)
     if not rows:
         return ""
-    base, head = _md(side_label(result.base)), _md(side_label(result.head))
+    base, head = _md(result.base.label), _md(result.head.label)
     lines = [f"| Run | Param | {base} | {head} |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -214,25 +189,17 @@ def markdown(result: DiffResult, *, precision: int = 5) -> str:
     params = markdown_params(result)
     if params:
         out += ["", "Params", "", params]
-    if result.added or result.superseded:
-        out += ["", "New runs:", ""]
-        out += [f"- `{s.run_id}` {_md(s.info.experiment)}/{_md(s.info.name)}" for s in result.added]
-        out += [f"- `{s.run_id}` {_md(s.info.experiment)}/{_md(s.info.name)}" for s in result.superseded]
-    if result.removed:
-        out += ["", f"Runs only in {_md(side_label(result.base))}:", ""]
-        out += [f"- `{s.run_id}` {_md(s.info.experiment)}/{_md(s.info.name)}" for s in result.removed]
+    for title, runs in (
+        ("New runs", [*result.added, *result.superseded]),
+        (f"Runs only in {_md(result.base.label)}", result.removed),
+    ):
+        if runs:
+            out += ["", f"{title}:", ""]
+            out += [f"- `{s.run_id}` {_md(s.info.experiment)}/{_md(s.info.name)}" for s in runs]
     return "\n".join(out) + "\n"
 
 
 # -- JSON --------------------------------------------------------------------------------------
-
-
-def _num(value: float | None) -> Any:
-    if value is None:
-        return None
-    if not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
 
 
 def _run_ref(summary: RunSummary) -> dict[str, Any]:
@@ -244,11 +211,12 @@ def _side(side: Side) -> dict[str, Any]:
     return {"label": side.label, "commit": side.commit, "runs": side.runs}
 
 
-def _param_json(name: str, base: Any, head: Any) -> dict[str, Any]:
+def _values_json(name: str, base: Any, head: Any, *, absent: Any) -> dict[str, Any]:
+    """``{"name", "base", "head"}``, leaving out a side whose value is ``absent``."""
     out: dict[str, Any] = {"name": name}
     for side, value in (("base", base), ("head", head)):
-        if value is not MISSING:
-            out[side] = _num(value) if isinstance(value, float) else value
+        if value is not absent:
+            out[side] = json_value(value)
     return out
 
 
@@ -256,11 +224,7 @@ def to_json(result: DiffResult) -> dict[str, Any]:
     """JSON-ready data. Non-finite numbers are the strings "nan", "inf", "-inf"; a missing value is absent."""
 
     def metric(m: MetricChange) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": m.name}
-        if m.base is not None:
-            out["base"] = _num(m.base)
-        if m.head is not None:
-            out["head"] = _num(m.head)
+        out = _values_json(m.name, m.base, m.head, absent=None)
         out.update(change=m.delta, relative=m.relative, direction=m.direction, verdict=m.verdict)
         return out
 
@@ -270,7 +234,7 @@ def to_json(result: DiffResult) -> dict[str, Any]:
             "same_run": p.same_run,
             "base": _run_ref(p.base),
             "head": _run_ref(p.head),
-            "params": [_param_json(c.name, c.base, c.head) for c in p.params],
+            "params": [_values_json(c.name, c.base, c.head, absent=MISSING) for c in p.params],
             "metrics": [metric(m) for m in p.metrics],
         }
 
@@ -283,4 +247,5 @@ def to_json(result: DiffResult) -> dict[str, Any]:
         "removed": [_run_ref(s) for s in result.removed],
         "unchanged": result.unchanged,
         "warnings": list(result.warnings),
+        "plots": [{"metric": p.metric, "path": str(p.path)} for p in result.plots],
     }

@@ -73,12 +73,16 @@ class RunStore:
 
     # -- files --------------------------------------------------------------------------------
 
+    def _runs_tree(self) -> dict[str, tuple[int, str]]:
+        """The ``.gitml/runs`` folder at this revision: name -> (mode, sha), listed once."""
+        if self._tree is None:
+            assert self.commit is not None
+            self._tree = self.workspace.repo.list_tree(self.commit, RUNS_PATH)
+        return self._tree
+
     def _run_tree(self, run_id: str) -> dict[str, tuple[int, str]]:
         assert self.commit is not None
-        if self._tree is None:
-            self.run_ids()
-        assert self._tree is not None
-        entry = self._tree.get(run_id)
+        entry = self._runs_tree().get(run_id)
         if entry is None or not stat.S_ISDIR(entry[0]):
             return {}
         return self.workspace.repo.read_tree(entry[1])  # not from the root: the runs tree is large
@@ -113,9 +117,7 @@ class RunStore:
             except FileNotFoundError:
                 return []
         else:
-            if self._tree is None:
-                self._tree = self.workspace.repo.list_tree(self.commit, RUNS_PATH)
-            names = list(self._tree)
+            names = list(self._runs_tree())
         return sorted(n for n in names if len(n) == RUN_ID_LENGTH and not n.startswith("."))
 
     # -- one run ------------------------------------------------------------------------------
@@ -144,6 +146,13 @@ class RunStore:
             )
         where = "" if self.rev is None else f" at {self.rev}"
         raise RunNotFoundError(f"no run {ref!r}{where}", hint="list runs with `gitml runs list`")
+
+    def info(self, run_id: str) -> RunInfo:
+        """The run's record (run.yaml) alone; CorruptRunError if it is missing or does not parse."""
+        data, where = self.read_file(run_id, RUN_FILE)
+        if data is None:
+            raise CorruptRunError(f"{where}: missing")
+        return parse_run(data, where=where)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         data = self._read(run_id, METRICS_FILE) or b""
@@ -231,23 +240,18 @@ class RunStore:
             for run_id in run_ids:
                 yield run_id, self._read(run_id, RUN_FILE)
             return
-        if self._tree is None:
-            self.run_ids()
-        assert self._tree is not None
+        tree = self._runs_tree()
         ids = list(run_ids)
-        trees = (self._tree[i][1] if i in self._tree else "" for i in ids)
+        trees = (tree[i][1] if i in tree else "" for i in ids)
         yield from zip(ids, self.workspace.repo.files_in_trees(trees, RUN_FILE), strict=False)
 
     def reader(self) -> SummaryReader:
         """Summaries of single runs through the summary cache (a context manager: saves on exit)."""
         return SummaryReader(self)
 
-    def signatures(self) -> dict[str, str]:
-        """Run id -> what its summary depends on.
-
-        At a revision that is ``tree:<sha>`` of the run's folder; in the work tree, file stats.
-        """
-        return {run_id: self._signature(run_id) for run_id in self.run_ids()}
+    def folder_trees(self) -> dict[str, str]:
+        """Run id -> the tree sha of its folder at this revision (a revision's store only)."""
+        return {run_id: self._runs_tree()[run_id][1] for run_id in self.run_ids()}
 
     def _entry_status(self, entry: dict[str, Any]) -> str:
         run = entry["run"]
@@ -260,10 +264,7 @@ class RunStore:
     def _signature(self, run_id: str) -> str:
         if self.commit is None:
             return run_signature(os.path.join(self._runs_dir, run_id))
-        if self._tree is None:
-            self.run_ids()
-        assert self._tree is not None
-        entry = self._tree.get(run_id)
+        entry = self._runs_tree().get(run_id)
         if entry is None:
             raise RunNotFoundError(f"no run {run_id!r} at {self.rev}")
         return f"tree:{entry[1]}"
@@ -342,10 +343,7 @@ class SummaryReader:
                 return RunInfo.from_cached(entry["run"], entry_times(entry))
             except (KeyError, TypeError, ValueError, AttributeError, IndexError):
                 pass
-        data, where = store.read_file(run_id, RUN_FILE)
-        if data is None:
-            raise CorruptRunError(f"{where}: missing")
-        return parse_run(data, where=where)
+        return store.info(run_id)
 
     def get(
         self, run_id: str, *, keep: Callable[[dict[str, Any], str], bool] | None = None

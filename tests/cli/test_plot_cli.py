@@ -40,6 +40,12 @@ def runs_repo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]
     return {"root": root, **ids}
 
 
+@pytest.fixture
+def repo(runs_repo: dict[str, Path | str]) -> Path:
+    """The module's repository (overrides conftest's empty one: these tests only read it)."""
+    return Path(runs_repo["root"])
+
+
 def make_run(repo: Path, name: str, *, loss: int = 0, acc: int = 0, inf: bool = False) -> str:
     """A finished run made with `gitml run`, its child logging the curves with gitml.log_metric."""
     runs = repo / ".gitml" / "runs"
@@ -82,8 +88,7 @@ def legend(path: Path) -> list[str]:
 # -- choosing runs --------------------------------------------------------------------------------
 
 
-def test_runs_by_name_overlaid_into_a_png(runs_repo: dict[str, Path | str], tmp_path: Path) -> None:
-    repo = Path(runs_repo["root"])
+def test_runs_by_name_overlaid_into_a_png(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "loss.png"
     proc = ok(repo, "base", "tuned", "--metric", "loss", "-o", str(out))
     assert proc.stdout.strip() == f"wrote {out} (2 runs, 1 metric)"
@@ -108,9 +113,8 @@ def test_labels_name_the_run_with_a_short_id(runs_repo: dict[str, Path | str], t
 
 
 def test_without_runs_the_newest_run_in_the_work_tree_that_logged_the_metric(
-    runs_repo: dict[str, Path | str], tmp_path: Path
+    repo: Path, tmp_path: Path
 ) -> None:
-    repo = Path(runs_repo["root"])
     loss, acc = tmp_path / "loss.svg", tmp_path / "acc.svg"
     assert "(1 run, 1 metric)" in ok(repo, "-m", "loss", "-o", str(loss)).stdout
     assert [t.split(" · ")[0] for t in legend(loss)] == ["tuned"]  # wip, newer, has no loss
@@ -118,10 +122,7 @@ def test_without_runs_the_newest_run_in_the_work_tree_that_logged_the_metric(
     assert [t.split(" · ")[0] for t in legend(acc)] == ["wip"]  # uncommitted runs count
 
 
-def test_rev_without_runs_takes_the_newest_run_at_each_revision(
-    runs_repo: dict[str, Path | str], tmp_path: Path
-) -> None:
-    repo = Path(runs_repo["root"])
+def test_rev_without_runs_takes_the_newest_run_at_each_revision(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "revs.svg"
     proc = ok(repo, "--rev", "HEAD~1", "--rev", "HEAD", "-m", "loss", "-o", str(out))
     assert "(2 runs, 1 metric)" in proc.stdout
@@ -130,20 +131,14 @@ def test_rev_without_runs_takes_the_newest_run_at_each_revision(
     assert "loss at HEAD~1 vs HEAD" in svg_texts(out)
 
 
-def test_with_several_metrics_the_newest_run_that_logged_all_of_them(
-    runs_repo: dict[str, Path | str], tmp_path: Path
-) -> None:
-    repo = Path(runs_repo["root"])
+def test_with_several_metrics_the_newest_run_that_logged_all_of_them(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "both.svg"
     proc = ok(repo, "--rev", "HEAD~1", "-m", "loss", "-m", "acc", "-o", str(out))
     assert "(1 run, 2 metrics)" in proc.stdout
     assert [t.split(" · ")[0] for t in legend(out)] == ["base"]  # old is newer but has no acc
 
 
-def test_a_run_at_each_rev_is_drawn_once_when_its_points_did_not_change(
-    runs_repo: dict[str, Path | str], tmp_path: Path
-) -> None:
-    repo = Path(runs_repo["root"])
+def test_a_run_at_each_rev_is_drawn_once_when_its_points_did_not_change(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "base.svg"
     proc = ok(repo, "base", "--rev", "HEAD~1", "--rev", "HEAD", "-m", "loss", "-o", str(out))
     assert "(1 run, 1 metric)" in proc.stdout
@@ -151,18 +146,14 @@ def test_a_run_at_each_rev_is_drawn_once_when_its_points_did_not_change(
     assert label.endswith(" @ HEAD~1, HEAD")
 
 
-def test_a_run_missing_at_one_revision_is_a_warning(runs_repo: dict[str, Path | str], tmp_path: Path) -> None:
-    repo = Path(runs_repo["root"])
+def test_a_run_missing_at_one_revision_is_a_warning(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "tuned.png"
     proc = ok(repo, "tuned", "base", "--rev", "HEAD~1", "--rev", "HEAD", "-m", "loss", "-o", str(out))
     assert "warning: no run 'tuned' at HEAD~1" in proc.stderr
     assert "(2 runs, 1 metric)" in proc.stdout  # tuned @ HEAD, base @ HEAD~1, HEAD
 
 
-def test_a_run_lacking_a_metric_is_left_out_of_that_panel(
-    runs_repo: dict[str, Path | str], tmp_path: Path
-) -> None:
-    repo = Path(runs_repo["root"])
+def test_a_run_lacking_a_metric_is_left_out_of_that_panel(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "curves.svg"
     proc = ok(repo, "base", "tuned", "-m", "acc", "-m", "loss", "-o", str(out))
     assert "(2 runs, 2 metrics)" in proc.stdout
@@ -171,40 +162,31 @@ def test_a_run_lacking_a_metric_is_left_out_of_that_panel(
     assert "acc" in texts and "loss" in texts
 
 
-def test_a_run_with_none_of_the_metrics_only_warns_when_others_have_them(
-    runs_repo: dict[str, Path | str], tmp_path: Path
-) -> None:
-    repo = Path(runs_repo["root"])
+def test_a_run_with_none_of_the_metrics_only_warns_when_others_have_them(repo: Path, tmp_path: Path) -> None:
     proc = ok(repo, "wip", "base", "-m", "loss", "-o", str(tmp_path / "x.png"))
     assert "(1 run, 1 metric)" in proc.stdout
     assert "run wip" in proc.stderr
 
 
-def test_time_axis(runs_repo: dict[str, Path | str], tmp_path: Path) -> None:
-    repo = Path(runs_repo["root"])
+def test_time_axis(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "time.svg"
     ok(repo, "base", "-m", "loss", "--x", "time", "-o", str(out))
     assert any(t.startswith("time (") and t.endswith(" since start)") for t in svg_texts(out))
 
 
-def test_title_option(runs_repo: dict[str, Path | str], tmp_path: Path) -> None:
-    repo = Path(runs_repo["root"])
+def test_title_option(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "t.svg"
     ok(repo, "base", "-m", "loss", "--title", "PR #12: loss", "-o", str(out))
     assert "PR #12: loss" in svg_texts(out)
 
 
-def test_output_into_a_missing_directory_is_created(runs_repo: dict[str, Path | str], tmp_path: Path) -> None:
-    repo = Path(runs_repo["root"])
+def test_output_into_a_missing_directory_is_created(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "plots" / "pr-12" / "loss.png"
     ok(repo, "base", "-m", "loss", "-o", str(out))
     assert out.is_file() and [p.name for p in out.parent.iterdir()] == ["loss.png"]
 
 
-def test_relative_output_is_relative_to_the_current_directory(
-    runs_repo: dict[str, Path | str], tmp_path: Path
-) -> None:
-    repo = Path(runs_repo["root"])
+def test_relative_output_is_relative_to_the_current_directory(repo: Path, tmp_path: Path) -> None:
     proc = run_gitml("-C", str(repo), "plot", "base", "-m", "loss", "-o", "rel/loss.svg", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "wrote rel/loss.svg (1 run, 1 metric)"
@@ -214,10 +196,7 @@ def test_relative_output_is_relative_to_the_current_directory(
 # -- errors ---------------------------------------------------------------------------------------
 
 
-def test_a_metric_nobody_logged_is_an_error_that_lists_the_metrics(
-    runs_repo: dict[str, Path | str], tmp_path: Path
-) -> None:
-    repo = Path(runs_repo["root"])
+def test_a_metric_nobody_logged_is_an_error_that_lists_the_metrics(repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "nope.png"
     proc = plot(repo, "-m", "val_loss", "-o", str(out))
     assert proc.returncode == 4
@@ -230,8 +209,7 @@ def test_a_metric_nobody_logged_is_an_error_that_lists_the_metrics(
     assert named.returncode == 4 and "Error: no run at HEAD has a point of 'val_loss'" in named.stderr
 
 
-def test_an_unknown_run_is_an_error(runs_repo: dict[str, Path | str], tmp_path: Path) -> None:
-    repo = Path(runs_repo["root"])
+def test_an_unknown_run_is_an_error(repo: Path, tmp_path: Path) -> None:
     proc = plot(repo, "ghost", "-m", "loss", "-o", str(tmp_path / "x.png"))
     assert proc.returncode == 4
     assert "Error: no run 'ghost'" in proc.stderr and "Hint:" in proc.stderr
@@ -239,8 +217,7 @@ def test_an_unknown_run_is_an_error(runs_repo: dict[str, Path | str], tmp_path: 
     assert at_rev.returncode == 4 and "Error: no run 'tuned' at HEAD~1" in at_rev.stderr
 
 
-def test_a_bad_revision_is_a_clear_error(runs_repo: dict[str, Path | str], tmp_path: Path) -> None:
-    repo = Path(runs_repo["root"])
+def test_a_bad_revision_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
     proc = plot(repo, "--rev", "no-such-branch", "-m", "loss", "-o", str(tmp_path / "x.png"))
     assert proc.returncode == 4
     assert proc.stderr.startswith("Error: unknown revision 'no-such-branch'")
@@ -248,8 +225,7 @@ def test_a_bad_revision_is_a_clear_error(runs_repo: dict[str, Path | str], tmp_p
     assert not (tmp_path / "x.png").exists()
 
 
-def test_an_unknown_extension_is_a_usage_error(runs_repo: dict[str, Path | str], tmp_path: Path) -> None:
-    repo = Path(runs_repo["root"])
+def test_an_unknown_extension_is_a_usage_error(repo: Path, tmp_path: Path) -> None:
     proc = plot(repo, "base", "-m", "loss", "-o", str(tmp_path / "loss.pdf"))
     assert proc.returncode == 2
     assert "Error: cannot write" in proc.stderr and ".png or .svg" in proc.stderr
@@ -257,8 +233,7 @@ def test_an_unknown_extension_is_a_usage_error(runs_repo: dict[str, Path | str],
     assert list(tmp_path.iterdir()) == []
 
 
-def test_metric_and_output_are_required(runs_repo: dict[str, Path | str], tmp_path: Path) -> None:
-    repo = Path(runs_repo["root"])
+def test_metric_and_output_are_required(repo: Path, tmp_path: Path) -> None:
     assert plot(repo, "-o", str(tmp_path / "x.png")).returncode == 2
     assert plot(repo, "-m", "loss").returncode == 2
     assert plot(repo, "-m", "loss", "--x", "epoch", "-o", str(tmp_path / "x.png")).returncode == 2
@@ -280,8 +255,7 @@ def test_help_does_not_import_matplotlib(tmp_path: Path) -> None:
     assert proc.stdout.strip().splitlines()[-1] == "False False"
 
 
-def test_missing_matplotlib_names_the_extra(runs_repo: dict[str, Path | str], tmp_path: Path) -> None:
-    repo = Path(runs_repo["root"])
+def test_missing_matplotlib_names_the_extra(repo: Path, tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "sys.modules['matplotlib'] = None\n"  # as if the [plots] extra were not installed

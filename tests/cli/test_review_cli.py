@@ -7,19 +7,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gitml import api
 from tests.conftest import git, run_gitml, strict_json
-from tests.review_helpers import commit, make_run, set_config
+from tests.review_helpers import commit, commit_base_runs, make_run
 
 
 @pytest.fixture
 def history(repo: Path) -> Path:
     """main: a train run and an eval run; HEAD (branch pr): a new train run that changed lr."""
-    api.init(repo)
-    set_config(repo, "metrics:\n  loss: min\n  acc: max\n")
-    make_run("train", params={"lr": 0.1, "layers": 2}, metrics={"loss": [0.9, 0.5, 0.4], "acc": 0.80})
-    make_run("eval", metrics={"acc": 0.7})
-    commit(repo, "base")
+    commit_base_runs(repo, {"lr": 0.1, "layers": 2})
     git(repo, "branch", "-M", "main")
     git(repo, "checkout", "-q", "-b", "pr")
     make_run("train", params={"lr": 0.05, "layers": 2}, metrics={"loss": [0.8, 0.4, 0.3], "acc": 0.85})

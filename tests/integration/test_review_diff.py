@@ -19,16 +19,12 @@ from gitml import api
 from gitml.exceptions import RevisionNotFoundError, UsageError
 from gitml.review.compare import BETTER, WORSE
 from tests.conftest import git
-from tests.review_helpers import commit, make_run, set_config
+from tests.review_helpers import commit, commit_base_runs, make_run, set_config
 
 
 @pytest.fixture
 def base(repo: Path) -> Path:
-    api.init(repo)
-    set_config(repo, "metrics:\n  loss: min\n  acc: max\n")
-    make_run("train", params={"lr": 0.1, "depth": 3}, metrics={"loss": [0.9, 0.5, 0.4], "acc": 0.80})
-    make_run("eval", metrics={"acc": 0.7})
-    commit(repo, "base")
+    commit_base_runs(repo, {"lr": 0.1, "depth": 3})
     return repo
 
 
