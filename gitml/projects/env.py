@@ -201,8 +201,6 @@ def installed_distributions(path: Sequence[str] | None = None) -> dict[str, str]
     ~70 ms); a folder whose name does not say both falls back to its metadata. The
     first folder on the path wins, as for imports.
     """
-    from importlib import metadata
-
     found: dict[str, str] = {}
     for folder in sys.path if path is None else path:
         try:
@@ -218,6 +216,8 @@ def installed_distributions(path: Sequence[str] | None = None) -> dict[str, str]
                 continue
             name, sep, version = stem.partition("-")
             if not sep or not version or "-" in version:
+                from importlib import metadata  # ~10 ms to import: only for the odd folder name
+
                 dist = metadata.Distribution.at(os.path.join(folder or ".", entry))
                 name, version = dist.metadata["Name"] or "", dist.version or ""
                 if not name or not version:
@@ -385,14 +385,19 @@ def _read_marker(target: Path, key: str) -> PreparedEnv | None:
         or not os.path.exists(python)  # follows the link: the base interpreter may have been removed
     ):
         return None
+    packages = {str(k): str(v) for k, v in data["packages"].items()}
+    return _venv(target, key, str(data.get("python_version", "")), packages, reused=True)
+
+
+def _venv(target: Path, key: str, version: str, packages: dict[str, str], *, reused: bool) -> PreparedEnv:
     return PreparedEnv(
         manager="venv",
-        python=str(python),
+        python=str(target / "bin" / "python"),
         bin_dir=str(target / "bin"),
         key=key,
-        python_version=str(data.get("python_version", "")),
-        packages={str(k): str(v) for k, v in data["packages"].items()},
-        reused=True,
+        python_version=version,
+        packages=packages,
+        reused=reused,
     )
 
 
@@ -440,15 +445,7 @@ def _build(
         raise
     with contextlib.suppress(OSError):
         log_path.unlink()
-    return PreparedEnv(
-        manager="venv",
-        python=str(python),
-        bin_dir=str(target / "bin"),
-        key=key,
-        python_version=version,
-        packages=packages,
-        reused=False,
-    )
+    return _venv(target, key, version, packages, reused=False)
 
 
 def _run(argv: list[str], *, what: str, cwd: Path, log_path: Path) -> str:

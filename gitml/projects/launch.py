@@ -34,7 +34,6 @@ __all__ = ["RUNS_FOLDER", "ProjectRun", "reproduce", "run"]
 
 #: Where runs go when ``gitml run URL`` is used outside any git repository.
 RUNS_FOLDER = "gitml-runs"
-PROJECT_FILES = ("gitml.yaml", "MLproject")
 
 
 @dataclass
@@ -105,8 +104,10 @@ def _recording_workspace(repo: StrPath | None) -> tuple[Workspace, list[str]]:
 
 
 def _local_project_dir(ws: Workspace) -> Path:
+    from gitml.projects.spec import GITML_FILE, MLPROJECT_FILE
+
     cwd = Path.cwd()
-    if any((cwd / f).is_file() for f in PROJECT_FILES):
+    if any((cwd / f).is_file() for f in (GITML_FILE, MLPROJECT_FILE)):
         return cwd
     return ws.root
 
@@ -144,9 +145,8 @@ def run(
     commit: str | None = None
     subdir = ""
     reused_checkout = False
-    if uri is None:
-        if version is not None:
-            uri = str(ws.root)  # a clean checkout of this repository at that revision
+    if uri is None and version is not None:
+        uri = str(ws.root)  # a clean checkout of this repository at that revision
     if uri is None:
         project_dir = _local_project_dir(ws)
         commit = ws.repo.head()[0]
@@ -156,7 +156,7 @@ def run(
 
         source = fetch_project(uri, rev=version)
         url, commit, subdir, reused_checkout = source.url, source.commit, source.subdir, source.reused
-        project_dir = source.checkout / subdir if subdir else source.checkout
+        project_dir = source.project_dir
     try:
         project = load_project(project_dir, allow_unsupported_env=env_manager == "local")
     except NotFoundError as exc:
@@ -167,14 +167,17 @@ def run(
             hint="to run a command instead: gitml run -- python train.py",
         ) from exc
     entry = find_entry(project, entry_point)
-    given = {k: v if isinstance(v, str) else _text(v) for k, v in (parameters or {}).items()}
-    values, extras = resolve_parameters(entry, given, project_root=project_dir)
-    argv = render_command(entry, values, extras=extras)
+    given = {k: _text(v) for k, v in (parameters or {}).items()}
+    resolved = resolve_parameters(entry, given, project_root=project_dir)
+    argv = render_command(entry, resolved.values, extras=resolved.extras)
     env = prepare_env(project.environment, project_dir=project_dir, manager=env_manager)
     if env.bin_dir:
-        extra_env = env.environ()
+        command_env = env.environ()
     else:  # local: `python` in the command is the interpreter gitml runs under
-        extra_env = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])}
+        command_env = {
+            **os.environ,
+            "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")]),
+        }
     record = {
         "project": {
             "url": url,
@@ -182,7 +185,7 @@ def run(
             "subdir": subdir,
             "entry_point": entry.name,
             "file": project.source_file,
-            "parameters": {**{k: _text(v) for k, v in values.items()}, **dict(extras)},
+            "parameters": {k: _text(v) for k, v in resolved.all.items()},
         },
         "env": {
             "manager": env.manager,
@@ -203,7 +206,7 @@ def run(
         reused_env=env.reused,
         warnings=warnings,
     )
-    params = {**values, **dict(extras)}
+    params = resolved.all
 
     def started(run_id: str) -> None:
         handle._run_id = run_id
@@ -224,7 +227,7 @@ def run(
                 stdout=stdout,
                 stderr=stderr,
                 extra_source=record,
-                extra_env=extra_env,
+                env=command_env,
                 on_start=started,
             )
             handle._status, handle._exit_code = result.status, result.exit_code
@@ -233,8 +236,6 @@ def run(
         except (GitMLError, OSError) as exc:
             handle._error = exc
             handle._status = "FAILED"
-            if not synchronous and handle._run_id is None:
-                handle._started.set()
             if synchronous:
                 raise
         finally:
@@ -283,10 +284,7 @@ def reproduce(
         )
     url = project.get("url") or here
     recorded = project.get("parameters") or {}
-    given = {
-        **{str(k): str(v) for k, v in recorded.items()},
-        **{k: _text(v) for k, v in (parameters or {}).items()},
-    }
+    given = {**{str(k): str(v) for k, v in recorded.items()}, **(parameters or {})}
     target = url + (f"#{project['subdir']}" if project.get("subdir") else "")
     new = run(
         target,

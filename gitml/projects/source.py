@@ -102,26 +102,20 @@ def checkout_dir(commit: str) -> Path:
     return projects_cache("checkouts") / commit.lower()
 
 
-def _marker(commit: str) -> Path:
-    return projects_cache("checkouts") / f"{commit}{_MARKER_SUFFIX}"
+def _marker(checkout: Path) -> Path:
+    """``<sha>.complete`` beside the checkout ``<sha>/``."""
+    return checkout.with_name(checkout.name + _MARKER_SUFFIX)
 
 
-def _is_complete(commit: str) -> bool:
+def _is_complete(checkout: Path) -> bool:
     try:
-        text = _marker(commit).read_text(encoding="utf-8")
+        text = _marker(checkout).read_text(encoding="utf-8")
     except OSError:
         return False
-    return text.split("\n")[:2] == [_MARKER_FORMAT, commit] and checkout_dir(commit).is_dir()
+    return text.split("\n")[:2] == [_MARKER_FORMAT, checkout.name] and checkout.is_dir()
 
 
-def _recorded_url(url: str) -> str:
-    """The URL as recorded and keyed: credentials stripped, a local path made absolute."""
-    if git_url_kind(url) == "local":
-        return os.path.abspath(url)
-    return strip_credentials(url)
-
-
-def _project_dir(checkout: Path, subdir: str, url: str, commit: str) -> None:
+def _check_subdir(checkout: Path, subdir: str, url: str, commit: str) -> None:
     if not subdir:
         return
     path = contained_path(checkout, subdir, what="project subdirectory")
@@ -152,17 +146,17 @@ def fetch_project(uri: str, *, rev: str | None = None) -> ProjectSource:
     check_git_url(url)
     if rev is not None:
         check_rev(rev)
-    recorded = _recorded_url(url)
+    local = git_url_kind(url) == "local"
+    # As recorded and keyed: credentials stripped, a local path made absolute (and fetched so).
+    recorded = os.path.abspath(url) if local else strip_credentials(url)
     if rev is not None and _FULL_SHA_RE.fullmatch(rev):
-        commit = rev.lower()
-        if _is_complete(commit):
-            checkout = checkout_dir(commit)
-            _project_dir(checkout, subdir, recorded, commit)
-            return ProjectSource(recorded, commit, subdir, checkout, reused=True)
-    fetch_url = recorded if git_url_kind(url) == "local" else url
-    commit, repo_path = _fetch_and_resolve(fetch_url, recorded, rev)
+        checkout = checkout_dir(rev)
+        if _is_complete(checkout):
+            _check_subdir(checkout, subdir, recorded, checkout.name)
+            return ProjectSource(recorded, checkout.name, subdir, checkout, reused=True)
+    commit, repo_path = _fetch_and_resolve(recorded if local else url, recorded, rev)
     checkout = _materialise(repo_path, commit)
-    _project_dir(checkout, subdir, recorded, commit)
+    _check_subdir(checkout, subdir, recorded, commit)
     return ProjectSource(recorded, commit, subdir, checkout, reused=False)
 
 
@@ -185,7 +179,7 @@ def _materialise(repo_path: Path, commit: str) -> Path:
     from gitml.repo import clone
 
     final = checkout_dir(commit)
-    if _is_complete(commit):
+    if _is_complete(final):
         return final
     root = final.parent
     tmp_root = root / ".tmp"
@@ -197,14 +191,14 @@ def _materialise(repo_path: Path, commit: str) -> Path:
         locks = root / ".locks"
         locks.mkdir(exist_ok=True)
         with locked(locks / f"{commit}.lock"):
-            if _is_complete(commit):
+            if _is_complete(final):
                 return final  # another writer finished first: ours is discarded below
             if final.exists() or final.is_symlink():  # a leftover without its marker
                 aside = tmp_root / f"{commit}.old.{uuid.uuid4().hex[:8]}"
                 os.rename(final, aside)
                 shutil.rmtree(aside, ignore_errors=True)
             os.rename(tmp, final)
-            atomic_write(_marker(commit), f"{_MARKER_FORMAT}\n{commit}\n".encode())
+            atomic_write(_marker(final), f"{_MARKER_FORMAT}\n{commit}\n".encode())
         return final
     except OSError as exc:
         raise GitError(

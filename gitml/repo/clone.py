@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import uuid
 from collections.abc import Iterable, Mapping
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from dulwich.errors import NotGitRepository
-from dulwich.objects import Commit, Tag
+from dulwich.objects import Blob, Commit, Tag, Tree, object_class
 from dulwich.repo import Repo
 
 from gitml._fs import write_all
@@ -57,7 +58,6 @@ _REV_RE = re.compile(r"(?P<base>[^~^]+)(?P<steps>(?:[~^][0-9]*)*)")
 _STEP_RE = re.compile(r"([~^])([0-9]*)")
 _PEELED_SUFFIX = b"^{}"
 _MIRRORED = (b"refs/heads/", b"refs/tags/")
-_COMMIT, _TREE, _BLOB, _TAG = 1, 2, 3, 4
 _MODE_DIR, _MODE_LINK, _MODE_GITLINK = 0o040000, 0o120000, 0o160000
 # Code points git (and HFS+) ignore in names, so ".g\u200cit" would be ".git" there.
 _IGNORABLE_RE = re.compile("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]")
@@ -101,19 +101,13 @@ def ensure_cache_repo(path: Path, *, description: str = "") -> None:
             pass
         (tmp / "description").write_text(description + "\n", encoding="utf-8")
         if path.exists():  # a half-made repository from an older, killed writer
-            _remove_tree(path)
+            shutil.rmtree(path, ignore_errors=True)
         os.rename(tmp, path)
     except OSError as exc:
         raise GitError(f"cannot create the project cache repository {path}: {exc}") from exc
     finally:
         if tmp.exists():
-            _remove_tree(tmp)
-
-
-def _remove_tree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _open(path: Path) -> Any:
@@ -124,10 +118,6 @@ def _open(path: Path) -> Any:
 
 
 # -- fetching ------------------------------------------------------------------------------------
-
-
-def _wanted(name: bytes) -> bool:
-    return name.startswith(_MIRRORED) and not name.endswith(_PEELED_SUFFIX)
 
 
 def fetch_refs(url: str, repo_path: Path) -> RemoteRefs:
@@ -145,7 +135,7 @@ def fetch_refs(url: str, repo_path: Path) -> RemoteRefs:
 
         def determine_wants(refs: Mapping[bytes, bytes | None], depth: int | None = None) -> list[bytes]:
             store = repo.object_store
-            wants = {sha for name, sha in refs.items() if sha and _wanted(name) and sha not in store}
+            wants = {sha for name, sha in refs.items() if sha and _is(name, _MIRRORED) and sha not in store}
             return sorted(wants)
 
         try:
@@ -174,7 +164,8 @@ def _remote_refs(remote: dict[bytes, bytes], symrefs: dict[bytes, bytes]) -> Rem
     )
 
 
-def _is(name: bytes, prefix: bytes) -> bool:
+def _is(name: bytes, prefix: bytes | tuple[bytes, ...]) -> bool:
+    """Whether ``name`` is a ref under ``prefix`` (not an advertised ``^{}`` peeled entry)."""
     return name.startswith(prefix) and not name.endswith(_PEELED_SUFFIX)
 
 
@@ -185,7 +176,7 @@ def _name(ref: bytes, prefix: bytes) -> str:
 def _mirror(repo: Any, remote: dict[bytes, bytes], symrefs: dict[bytes, bytes]) -> None:
     store = repo.object_store
     for name, sha in remote.items():
-        if _wanted(name) and sha in store:
+        if _is(name, _MIRRORED) and sha in store:
             try:
                 repo.refs[name] = sha
             except (ValueError, KeyError, OSError):
@@ -236,7 +227,8 @@ def _kind(repo: Any, sha: bytes) -> str:
         type_num, _ = repo.object_store.get_raw(sha)
     except KeyError:
         return "missing object"
-    return {_COMMIT: "commit", _TREE: "tree", _BLOB: "blob", _TAG: "tag"}.get(type_num, "object")
+    cls = object_class(type_num)
+    return cls.type_name.decode("ascii") if cls is not None else "object"
 
 
 def resolve_rev(url: str, repo_path: Path, rev: str | None, remote: RemoteRefs | None) -> str:
@@ -406,7 +398,7 @@ def _plan(repo: Any, tree: bytes) -> _Plan:
     while stack:
         parent, tree_id = stack.pop()
         type_num, raw = repo.object_store.get_raw(tree_id)
-        if type_num != _TREE:
+        if type_num != Tree.type_num:
             raise GitError(f"object {tree_id.decode()} is not a tree (at {parent or '/'!r})")
         seen: set[str] = set()
         for mode, raw_name, bin_sha in tree_entries(raw):
@@ -431,20 +423,30 @@ def _plan(repo: Any, tree: bytes) -> _Plan:
 
 def _blob(repo: Any, sha: bytes, path: str) -> bytes:
     type_num, data = repo.object_store.get_raw(sha)
-    if type_num != _BLOB:
+    if type_num != Blob.type_num:
         raise GitError(f"{path!r}: object {sha.decode()} is not a blob")
     blob: bytes = data
     return blob
 
 
+def _on_disk(root: Path, path: str) -> Path:
+    return root.joinpath(*path.split("/"))
+
+
+def _within(root: Path, path: str) -> bool:
+    return path == str(root) or path.startswith(str(root) + os.sep)
+
+
+def _shown_link(path: str, target: bytes) -> str:
+    return f"symlink {path!r} -> {target.decode('utf-8', 'replace')!r}"
+
+
 def _check_link(root: Path, path: str, target: bytes) -> None:
-    shown = f"symlink {path!r} -> {target.decode('utf-8', 'replace')!r}"
     if not target or b"\0" in target or target.startswith(b"/") or re.match(rb"[A-Za-z]:", target):
-        raise _refuse(shown, "is absolute or empty")
-    base = root.joinpath(*path.split("/")[:-1])
-    lexical = os.path.normpath(os.path.join(base, os.fsdecode(target)))
-    if lexical != str(root) and not lexical.startswith(str(root) + os.sep):
-        raise _refuse(shown, "points outside the checkout")
+        raise _refuse(_shown_link(path, target), "is absolute or empty")
+    lexical = os.path.normpath(os.path.join(_on_disk(root, path).parent, os.fsdecode(target)))
+    if not _within(root, lexical):
+        raise _refuse(_shown_link(path, target), "points outside the checkout")
 
 
 def write_tree(repo_path: Path, commit: str, dest: Path) -> None:
@@ -473,20 +475,18 @@ def write_tree(repo_path: Path, commit: str, dest: Path) -> None:
         for path, target in plan.links:
             _check_link(root, path, target)
         for path in plan.dirs:
-            os.mkdir(root.joinpath(*path.split("/")), 0o755)
+            os.mkdir(_on_disk(root, path), 0o755)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         for path, sha, executable in plan.files:
             data = _blob(repo, sha, path)
-            fd = os.open(root.joinpath(*path.split("/")), flags, 0o777 if executable else 0o666)
+            fd = os.open(_on_disk(root, path), flags, 0o777 if executable else 0o666)
             try:
                 write_all(fd, data)
             finally:
                 os.close(fd)
     # Links last: no file or folder above was ever written through one of them.
     for path, target in plan.links:
-        os.symlink(os.fsdecode(target), root.joinpath(*path.split("/")))
+        os.symlink(os.fsdecode(target), _on_disk(root, path))
     for path, target in plan.links:
-        resolved = os.path.realpath(root.joinpath(*path.split("/")))
-        if resolved != str(root) and not resolved.startswith(str(root) + os.sep):
-            shown = f"symlink {path!r} -> {target.decode('utf-8', 'replace')!r}"
-            raise _refuse(shown, "leads outside the checkout (through other links)")
+        if not _within(root, os.path.realpath(_on_disk(root, path))):
+            raise _refuse(_shown_link(path, target), "leads outside the checkout (through other links)")

@@ -223,7 +223,7 @@ def run_command(
     stdout: IO[bytes] | None = None,
     stderr: IO[bytes] | None = None,
     extra_source: Mapping[str, Any] | None = None,
-    extra_env: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     on_start: Callable[[str], None] | None = None,
 ) -> CommandResult:
     """Run ``argv`` as a tracked run and return how it ended (the run is kept whatever happens).
@@ -231,7 +231,7 @@ def run_command(
     ``artifacts`` are paths (relative to the command's directory) that the command
     writes; after it ends, each one that exists is stored as an output artifact
     under its path in the repository. ``extra_source`` is added to the run's source
-    record, ``extra_env`` to the command's environment; ``on_start(run_id)`` is called
+    record; ``env`` replaces ``os.environ`` as the command's environment; ``on_start(run_id)`` is called
     once the run exists, before the command starts.
     """
     if not argv:
@@ -264,7 +264,7 @@ def run_command(
         if all_params:
             run.log_params(all_params)
         status, exit_code = _execute(
-            argv, run, workspace, workdir, config.log_limit, stdout, stderr, extra_env=extra_env
+            argv, run, workspace, workdir, config.log_limit, stdout, stderr, base_env=env
         )
         warnings += _collect_metrics(run, workdir, config.metrics_files, run.info.start_time)
         warnings += _log_outputs(run, workspace, outputs)
@@ -326,10 +326,9 @@ def _execute(
     stdout: IO[bytes] | None,
     stderr: IO[bytes] | None,
     *,
-    extra_env: Mapping[str, str] | None = None,
+    base_env: Mapping[str, str] | None = None,
 ) -> tuple[str, int]:
-    env = dict(os.environ)
-    env.update(extra_env or {})
+    env = dict(os.environ if base_env is None else base_env)
     env.update({fluent.RUN_ID_ENV: run.run_id, fluent.REPO_ENV: str(workspace.root), "PYTHONUNBUFFERED": "1"})
     log = _OutputLog(Path(run.path) / LOG_FILE, log_limit)
     try:

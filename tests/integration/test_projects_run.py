@@ -23,7 +23,7 @@ from gitml import api
 from gitml.tracking.store import RunStore
 from gitml.workspace import Workspace
 from tests.conftest import git, init_repo, run_gitml
-from tests.projects_helpers import build_wheel
+from tests.projects_helpers import offline_pip_env, wheelhouse
 
 TRAIN = """\
 import json, sys
@@ -68,19 +68,15 @@ PROJECT = {
 }
 
 
-@pytest.fixture(scope="module")
-def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("wheels")
-    build_wheel(folder, name="tinypkg", version="1.2.3")
-    return folder
+__all__ = ["wheelhouse"]  # the fixture, imported from the helpers
 
 
 @pytest.fixture(autouse=True)
 def offline_pip(
-    wheels: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    for name, value in offline_pip_env(wheelhouse).items():
+        monkeypatch.setenv(name, value)
     # one cache for the module: the venv is built once and reused across tests
     monkeypatch.setenv("GITML_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "gitml-cache"))
 
