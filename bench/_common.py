@@ -1,6 +1,7 @@
-"""What the benchmark drivers (bench_tracking.py, bench_artifacts.py) share: progress lines on stderr,
-the environment of their child processes, the size options, reading a worker's JSON line, and the
-report: its heading, the table, the notes, and the JSON results file.
+"""What the benchmark drivers (bench_*.py) share: progress lines on stderr, the environment of their
+child processes, the size options, running and timing commands (interleaved rounds), the tools'
+versions, reading a worker's JSON line, profiling gitml, and the report: its heading, the rows, the
+table with its summary and notes, and the JSON results file.
 
 Also ``GitDaemon``: a read-only ``git daemon`` on 127.0.0.1 for benches that fetch over git://.
 
@@ -13,11 +14,14 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +48,18 @@ def child_env(**extra: str) -> dict[str, str]:
     )
     env.pop("VIRTUAL_ENV", None)
     return env
+
+
+def use_bytecode_cache(env: dict[str, str], prefix: Path) -> None:
+    """Let every child run with ``env`` keep its compiled bytecode under ``prefix`` (all tools alike).
+
+    An environment with PYTHONDONTWRITEBYTECODE=1 (as in some sandboxes) and gitml installed in
+    editable mode (no .pyc files in the source tree) would make gitml recompile its ~70 modules on
+    every call (~45 ms), while the peers' wheels came with .pyc files.  With PYTHONPYCACHEPREFIX every
+    tool compiles once (in the warm-up) into the temp dir and nothing is written to the source tree.
+    """
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(prefix)
 
 
 # -- options --------------------------------------------------------------------------------------------
@@ -101,6 +117,15 @@ def print_heading(title: str, quick: bool, elapsed: float, versions: dict, sep: 
     print()
 
 
+def median(ts: list[float] | None) -> float | None:
+    return statistics.median(ts) if ts else None
+
+
+def verdict(value: float | None, passes: Callable[[float], bool]) -> str:
+    """``n/a`` without a value, else PASS or FAIL."""
+    return "n/a" if value is None else "PASS" if passes(value) else "FAIL"
+
+
 def format_table(hdr: list[str], lines: list[list[str]]) -> str:
     """Left-aligned columns two spaces apart, the header underlined with dashes."""
     widths = [max([len(hdr[i])] + [len(cells[i]) for cells in lines]) for i in range(len(hdr))]
@@ -114,6 +139,55 @@ def format_table(hdr: list[str], lines: list[list[str]]) -> str:
 def print_notes(notes: list[str]) -> None:
     for n in notes:
         print(f"note: {n}")
+
+
+class Report:
+    """The rows of a report (dicts whose ``verdict`` is PASS, FAIL..., n/a or info), raw numbers, notes
+    and errors.  Each bench builds its own rows and table lines; ``print_report`` prints the rest."""
+
+    error_prefix = "ERROR: "
+
+    def __init__(self, quick: bool) -> None:
+        self.rows: list[dict] = []
+        self.raw: dict = {}
+        self.notes: list[str] = []
+        self.errors: list[str] = []
+        self.quick = quick
+
+    def shown(self, verdict: str) -> str:
+        """A verdict for the table: in quick mode PASS and FAIL are in parentheses (indicative only)."""
+        return f"({verdict})" if self.quick and verdict.startswith(("PASS", "FAIL")) else verdict
+
+    def print_report(
+        self,
+        hdr: list[str],
+        lines: list[list[str]],
+        explain: str,
+        quick_note: str,
+        extra: Iterable[str] = (),
+        *,
+        count_na: bool = True,
+    ) -> None:
+        """The table, a blank line, ``explain``, the count of the verdicts, ``quick_note`` (quick mode),
+        the ``extra`` lines (e.g. the rows' notes), the notes and the errors."""
+        print(format_table(hdr, lines))
+        print("\n" + explain)
+        verdicts = [r["verdict"] for r in self.rows if r["verdict"] != "info"]
+        n_pass = verdicts.count("PASS")
+        n_fail = sum(v.startswith("FAIL") for v in verdicts)
+        counts = f"targets: {n_pass} PASS, {n_fail} FAIL"
+        print(counts + (f", {len(verdicts) - n_pass - n_fail} n/a" if count_na else ""))
+        if self.quick:
+            print(quick_note)
+        for line in extra:
+            print(line)
+        print_notes(self.notes)
+        for e in self.errors:
+            print(f"{self.error_prefix}{e}")
+
+    def fields(self) -> dict:
+        """The report's part of the JSON results (see write_results)."""
+        return {"rows": self.rows, "raw": self.raw, "notes": self.notes, "errors": self.errors}
 
 
 def write_results(
@@ -168,13 +242,144 @@ def run_cmd(
     return wall, cp
 
 
-def fmt_t(s: float | None, *, ms_digits: int = 0) -> str:
-    """A duration for a table: ``n/a``, milliseconds below a second, else seconds."""
+def runner(
+    default_env: dict[str, str], default_timeout: float
+) -> Callable[..., tuple[float, subprocess.CompletedProcess]]:
+    """``run_cmd`` with a bench's environment (unless ``env`` is given) and timeout as defaults."""
+
+    def run(cmd: list, cwd: Path | str, *, check: bool = True, timeout: float = default_timeout, env=None):
+        return run_cmd(cmd, cwd, env=env or default_env, check=check, timeout=timeout)
+
+    return run
+
+
+Cmd = tuple[list, Path, dict]  # argv, cwd, environment
+
+
+def timed_rounds(
+    cmds: dict[str, Cmd],
+    reps: int,
+    *,
+    timeout: float,
+    before: dict[str, Callable[[], None]] | None = None,
+    warm_up: bool = False,
+) -> dict[str, list[float]]:
+    """``reps`` rounds running each command once, in the given order (so background load hits every
+    command alike), after one untimed call of each if ``warm_up``.  ``before[name]()`` runs untimed
+    before each call of that command.  Returns name -> list of wall times."""
+    before = before or {}
+
+    def call(name: str, cmd: list, cwd: Path, env: dict) -> float:
+        if name in before:
+            before[name]()
+        return run_cmd(cmd, cwd, env=env, timeout=timeout)[0]
+
+    if warm_up:
+        for name, c in cmds.items():
+            call(name, *c)
+    out: dict[str, list[float]] = {name: [] for name in cmds}
+    for i in range(reps):
+        for name, c in cmds.items():
+            out[name].append(call(name, *c))
+        log(f"   round {i + 1}/{reps} done (load {os.getloadavg()[0]:.1f})")
+    return out
+
+
+def tool_versions(
+    cmds: dict[str, list | str],
+    cwd: Path,
+    env: dict[str, str],
+    *,
+    first_line: bool = False,
+    unavailable: Callable[[str, Exception], str] = lambda _name, e: f"unavailable: {e}",
+    sep: str = ", ",
+) -> dict[str, str]:
+    """name -> what the command ``cmds[name]`` prints (its first line with ``first_line``), or
+    ``unavailable(name, error)`` where it fails (a str in ``cmds`` is a version known already); logged
+    on one line (joined with ``sep``)."""
+    v = {}
+    for name, cmd in cmds.items():
+        if isinstance(cmd, str):
+            v[name] = cmd
+            continue
+        try:
+            out = run_cmd(cmd, cwd, env=env, timeout=120)[1].stdout.strip()
+            v[name] = out.splitlines()[0] if first_line else out
+        except (CmdError, OSError, subprocess.TimeoutExpired, IndexError) as e:
+            v[name] = unavailable(name, e)
+    log("versions: " + sep.join(f"{k} {x}" for k, x in v.items()))
+    return v
+
+
+def fmt_t(s: float | None, *, ms_digits: int = 0, us: bool = False) -> str:
+    """A duration for a table: ``n/a``, microseconds below a millisecond (with ``us``), milliseconds
+    below a second, else seconds."""
     if s is None:
         return "n/a"
+    if us and s < 1e-3:
+        return f"{s * 1e6:.1f} us"
     if s < 1:
         return f"{s * 1e3:.{ms_digits}f} ms"
     return f"{s:.2f} s"
+
+
+def spread(ts: list[float] | None) -> str:
+    """``min-max`` of the times, or empty."""
+    return f"{fmt_t(min(ts))}-{fmt_t(max(ts))}" if ts else ""
+
+
+# -- where gitml's time goes ----------------------------------------------------------------------------
+
+PSTATS = r"""
+import json, pstats, re, sys
+st = pstats.Stats(sys.argv[1])
+rows = []
+for (file, line, fn), (cc, nc, tt, ct, _callers) in st.stats.items():
+    file = re.sub(r"^.*/lib/python3\.\d+/", "", file.split("site-packages/")[-1].split("/work/main/")[-1])
+    rows.append({"func": f"{file}:{line}({fn})",
+                 "calls": nc, "tottime": tt, "cumtime": ct})
+top = int(sys.argv[2])
+print(json.dumps({"total": st.total_tt,
+                  "cum": sorted(rows, key=lambda r: -r["cumtime"])[:top * 4],
+                  "tot": sorted(rows, key=lambda r: -r["tottime"])[:top]}))
+"""
+
+
+def importtime(python: str, args: list, cwd: Path, env: dict[str, str]) -> tuple[list[tuple[int, str]], int]:
+    """``python -X importtime -m gitml ARGS``: (cumulative us, module) of the 15 biggest imports among the
+    top-level ones and gitml's own modules, and the total us of the top-level imports."""
+    _, cp = run_cmd([python, "-X", "importtime", "-m", "gitml", *args], cwd, env=env)
+    imports, total = [], 0
+    for ln in cp.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", ln)
+        if m and len(m.group(3)) <= 1:
+            total += int(m.group(2))
+        if m and (len(m.group(3)) <= 1 or m.group(4).startswith("gitml")):
+            imports.append((int(m.group(2)), m.group(4)))
+    return sorted(imports, reverse=True)[:15], total
+
+
+def cprofile(python: str, args: list, cwd: Path, env: dict[str, str], prof: Path, top: int) -> dict:
+    """``python -m cProfile -m gitml ARGS`` into ``prof``: its total time and top functions (``cum``: by
+    cumulative time, ``tot``: by own time)."""
+    run_cmd([python, "-m", "cProfile", "-o", prof, "-m", "gitml", *args], cwd, env=env)
+    doc: dict = json.loads(run_cmd([python, "-c", PSTATS, prof, top], cwd, env=env)[1].stdout)
+    return doc
+
+
+def _interesting(func: str) -> bool:
+    """Leave out the interpreter's and click's frames that wrap everything."""
+    return not func.startswith(("<", "~:0(<built-in method builtins.exec>)", "click/", "gitml/__main__"))
+
+
+def print_profile(res: dict, top: int, own: int, label: str = "") -> None:
+    """The top ``top`` functions by cumulative time and ``own`` by own time of a ``cprofile`` result."""
+    print(f"  {label}{res['total']:.3f} s in the profiler; top by cumulative time:")
+    for x in [x for x in res["cum"] if _interesting(x["func"])][:top]:
+        print(f"    {x['cumtime']:7.3f} s cum {x['tottime']:7.3f} s own {x['calls']:>8} calls  {x['func']}")
+    print("  top by own time:")
+    for x in res["tot"][:own]:
+        print(f"    {x['tottime']:7.3f} s own {x['calls']:>8} calls  {x['func']}")
 
 
 # -- a git server ---------------------------------------------------------------------------------------

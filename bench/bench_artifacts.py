@@ -303,26 +303,18 @@ class Ctx:
 # report
 
 
-def fmt_t(s: float | None) -> str:
-    if s is None:
-        return "n/a"
-    if s < 1:
-        return f"{s * 1e3:.0f} ms"
-    return f"{s:.2f} s"
+fmt_t = common.fmt_t
 
 
-class Report:
-    def __init__(self, indicative: bool) -> None:
-        self.rows: list[dict] = []
-        self.raw: dict = {}
-        self.notes: list[str] = []
-        self.failures: list[str] = []
-        self.indicative = indicative
+class Report(common.Report):
+    """``errors`` holds the failures (``fail``), printed as they are and kept as "failures" in the JSON."""
+
+    error_prefix = ""
 
     def fail(self, where: str, tool: str, err: object) -> None:
         msg = f"{where}: {tool}: FAILED {err}"
-        if msg not in self.failures:
-            self.failures.append(msg)
+        if msg not in self.errors:
+            self.errors.append(msg)
         log(msg)
 
     def row(
@@ -361,43 +353,28 @@ class Report:
 
     def print_table(self) -> None:
         hdr = ["scenario", "gitml", "dvc", "raw", "gitml/dvc", "gitml/raw", "target", "result"]
-        lines = []
-        for r in self.rows:
-            v = r["verdict"]
-            if self.indicative and v.startswith(("PASS", "FAIL")):
-                v = f"({v})"
-            lines.append(
-                [
-                    r["scenario"],
-                    r["gitml_text"] or ("FAILED" if r["gitml_failed"] else fmt_t(r["gitml_s"])),
-                    fmt_t(r["dvc_s"]),
-                    fmt_t(r["raw_s"]),
-                    "" if r["gitml_over_dvc"] is None else f"{r['gitml_over_dvc']:.2f}",
-                    "" if r["gitml_over_raw"] is None else f"{r['gitml_over_raw']:.2f}",
-                    r["target"],
-                    v,
-                ]
-            )
-        print(common.format_table(hdr, lines))
-        print(
-            "\ngitml/dvc and gitml/raw are time ratios (lower is better for gitml); "
-            "g/dvc <= 0.2 means DVC takes >= 5x as long."
+        lines = [
+            [
+                r["scenario"],
+                r["gitml_text"] or ("FAILED" if r["gitml_failed"] else fmt_t(r["gitml_s"])),
+                fmt_t(r["dvc_s"]),
+                fmt_t(r["raw_s"]),
+                "" if r["gitml_over_dvc"] is None else f"{r['gitml_over_dvc']:.2f}",
+                "" if r["gitml_over_raw"] is None else f"{r['gitml_over_raw']:.2f}",
+                r["target"],
+                self.shown(r["verdict"]),
+            ]
+            for r in self.rows
+        ]
+        self.print_report(
+            hdr,
+            lines,
+            "gitml/dvc and gitml/raw are time ratios (lower is better for gitml); "
+            "g/dvc <= 0.2 means DVC takes >= 5x as long.",
+            "QUICK MODE: small data set, fixed per-process costs dominate; verdicts in "
+            "parentheses are indicative only.",
+            [f"  - {r['scenario']}: {r['note']}" for r in self.rows if r["note"]],
         )
-        verdicts = [r["verdict"] for r in self.rows if r["verdict"] != "info"]
-        n_pass = sum(v == "PASS" for v in verdicts)
-        n_fail = sum(v.startswith("FAIL") for v in verdicts)
-        print(f"targets: {n_pass} PASS, {n_fail} FAIL, {len(verdicts) - n_pass - n_fail} n/a")
-        if self.indicative:
-            print(
-                "QUICK MODE: small data set, fixed per-process costs dominate; verdicts in "
-                "parentheses are indicative only."
-            )
-        for r in self.rows:
-            if r["note"]:
-                print(f"  - {r['scenario']}: {r['note']}")
-        common.print_notes(self.notes)
-        for f in self.failures:
-            print(f)
 
 
 # --------------------------------------------------------------------------
@@ -672,7 +649,7 @@ def server_suite(rep: Report, ctx: Ctx, srv: s3servers.S3Server) -> None:
 
     def failed(side: Side, label: str) -> bool:
         return bool(side.broken) or any(
-            f.startswith(f"[{sname}] {label}: {side.name}: FAILED") for f in rep.failures
+            f.startswith(f"[{sname}] {label}: {side.name}: FAILED") for f in rep.errors
         )
 
     # ---- setup: dvc add vs gitml run --artifact (hashing + caching the data set)
@@ -850,35 +827,29 @@ def server_suite(rep: Report, ctx: Ctx, srv: s3servers.S3Server) -> None:
 
 
 def tool_versions(ctx: Ctx) -> dict:
-    v: dict = {}
-
-    def q(key, cmd):
-        try:
-            v[key] = run(cmd, ctx.base, timeout=120)[1].stdout.strip().splitlines()[0]
-        except (Failed, IndexError) as e:
-            v[key] = f"? ({e})"
-
-    q("gitml", [ctx.gitml, "--version"])
-    q("dvc", [ctx.dvc, "--version"])
-    q(
-        "dvc-s3",
-        [
-            ctx.peers_python,
-            "-c",
-            "from importlib.metadata import version as v; print(v('dvc-s3'), v('s3fs'))",
-        ],
+    return common.tool_versions(
+        {
+            "gitml": [ctx.gitml, "--version"],
+            "dvc": [ctx.dvc, "--version"],
+            "dvc-s3": [
+                ctx.peers_python,
+                "-c",
+                "from importlib.metadata import version as v; print(v('dvc-s3'), v('s3fs'))",
+            ],
+            "raw s3fs/boto3": [
+                ctx.raw_python,
+                "-c",
+                "import s3fs, boto3; print('s3fs', s3fs.__version__, 'boto3', boto3.__version__)",
+            ],
+            "rclone": [ctx.rclone, "version"],
+            "python": [ctx.gitml_python, "--version"],
+        },
+        ctx.base,
+        CHILD_ENV,
+        first_line=True,
+        unavailable=lambda _name, e: f"? ({e})",
+        sep="; ",
     )
-    q(
-        "raw s3fs/boto3",
-        [
-            ctx.raw_python,
-            "-c",
-            "import s3fs, boto3; print('s3fs', s3fs.__version__, 'boto3', boto3.__version__)",
-        ],
-    )
-    q("rclone", [ctx.rclone, "version"])
-    q("python", [ctx.gitml_python, "--version"])
-    return v
 
 
 def main() -> int:
@@ -920,7 +891,7 @@ def main() -> int:
     CHILD_ENV.clear()
     CHILD_ENV.update(env)
     ctx = Ctx(a, S, base)
-    rep = Report(indicative=a.quick)
+    rep = Report(a.quick)
     data_b = S["n_small"] * S["small_kib"] * KIB + S["big_mib"] * MIB
     # dataset + 2 copies per tool repo (workspace + cache) + up to one copy per
     # tool on the server + a raw download + the hashing file.
@@ -935,7 +906,6 @@ def main() -> int:
         rep.notes.append(f"gitml CLI not found at {ctx.gitml}")
 
     versions = tool_versions(ctx)
-    log("versions: " + "; ".join(f"{k} {v}" for k, v in versions.items()))
     t0 = time.perf_counter()
     try:
         log(f"data set: {S['n_small']} x {S['small_kib']} KiB + one {S['big_mib']} MiB file (random bytes)")
@@ -977,7 +947,7 @@ def main() -> int:
     common.print_heading("gitml vs DVC vs raw s3fs/boto3, artifacts", a.quick, elapsed, versions, "; ", sizes)
     rep.print_table()
 
-    fields = {"rows": rep.rows, "raw": rep.raw, "notes": rep.notes, "failures": rep.failures}
+    fields = {"rows": rep.rows, "raw": rep.raw, "notes": rep.notes, "failures": rep.errors}
     common.write_results("artifacts", a.quick, versions, S, fields, elapsed, a.json)
     return 0
 

@@ -104,25 +104,9 @@ print(f"python={sys.executable}")
 EXPECT = f"rev=1 alpha={ALPHA} "  # what the pinned commit's train.py prints
 
 
-def set_bytecode_cache(prefix: Path) -> None:
-    """Every child keeps its compiled bytecode under ``prefix`` (all tools alike; see bench_review.py):
-    with PYTHONDONTWRITEBYTECODE=1 (this sandbox) an editable gitml would recompile its modules on every
-    call while MLflow's wheel has its .pyc files."""
-    CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
-    CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(prefix)
-
-
-def run_cmd(cmd, cwd, *, check=True, timeout=TIMEOUT, env=None) -> tuple[float, subprocess.CompletedProcess]:
-    """Run ``cmd`` in ``cwd`` (environment ``env`` or CHILD_ENV); see _common.run_cmd."""
-    return common.run_cmd(cmd, cwd, env=env or CHILD_ENV, check=check, timeout=timeout)
-
-
-def fmt_t(s: float | None) -> str:
-    return common.fmt_t(s, ms_digits=0)
-
-
-def spread(ts: list[float]) -> str:
-    return f"{fmt_t(min(ts))}-{fmt_t(max(ts))}" if ts else ""
+run_cmd = common.runner(CHILD_ENV, TIMEOUT)
+fmt_t = common.fmt_t
+LABELS = {"path": "local path", "file": "file://", "git": "git:// (git daemon)"}
 
 
 def tail(cp: subprocess.CompletedProcess, n: int = 12) -> str:
@@ -136,18 +120,16 @@ class Tools:
         self.mlflow = str(Path(os.path.abspath(peers_python)).parent / "mlflow")
 
     def versions(self) -> dict:
-        v = {}
-        for name, cmd in (
-            ("gitml", [self.gitml, "--version"]),
-            ("mlflow", [self.mlflow, "--version"]),
-            ("git", ["git", "--version"]),
-            ("python", [self.python, "--version"]),
-        ):
-            try:
-                v[name] = run_cmd(cmd, REPO, timeout=120)[1].stdout.strip()
-            except (CmdError, OSError) as e:
-                v[name] = f"unavailable: {e}"
-        return v
+        return common.tool_versions(
+            {
+                "gitml": [self.gitml, "--version"],
+                "mlflow": [self.mlflow, "--version"],
+                "git": ["git", "--version"],
+                "python": [self.python, "--version"],
+            },
+            REPO,
+            CHILD_ENV,
+        )
 
     def gitml_has_projects(self) -> tuple[bool, str]:
         """Whether ``gitml run`` takes a project URL yet (its help mentions ``--env-manager``)."""
@@ -158,19 +140,16 @@ class Tools:
         return "--env-manager" in cp.stdout, cp.stdout
 
 
-class Report:
-    def __init__(self, quick: bool) -> None:
-        self.rows: list[dict] = []
-        self.raw: dict = {}
-        self.notes: list[str] = []
-        self.errors: list[str] = []
-        self.quick = quick
+def over_direct(s: float | None) -> str:
+    return "" if s is None else ("+" if s >= 0 else "-") + fmt_t(abs(s))
 
+
+class Report(common.Report):
     def row(self, scenario, times, *, over=None, ratio=None, target="", verdict="info", note="") -> None:
         self.rows.append(
             dict(
                 scenario=scenario,
-                median_s=statistics.median(times) if times else None,
+                median_s=common.median(times),
                 times_s=times,
                 over_direct_s=over,
                 ratio=ratio,
@@ -182,38 +161,27 @@ class Report:
 
     def print_table(self) -> None:
         hdr = ["scenario", "median", "spread", "over direct", "ratio", "target", "result"]
-        lines = []
-        for r in self.rows:
-            v = r["verdict"]
-            over = r["over_direct_s"]
-            lines.append(
-                [
-                    r["scenario"],
-                    fmt_t(r["median_s"]),
-                    spread(r["times_s"] or []),
-                    "" if over is None else ("+" if over >= 0 else "-") + fmt_t(abs(over)),
-                    "" if r["ratio"] is None else f"{r['ratio']:.1f}x",
-                    r["target"],
-                    f"({v})" if self.quick and v in ("PASS", "FAIL") else v,
-                ]
-            )
-        print(common.format_table(hdr, lines))
-        print(
-            "\nWhole processes, wall time, medians of the interleaved rounds (spread = min-max). "
+        lines = [
+            [
+                r["scenario"],
+                fmt_t(r["median_s"]),
+                common.spread(r["times_s"]),
+                over_direct(r["over_direct_s"]),
+                "" if r["ratio"] is None else f"{r['ratio']:.1f}x",
+                r["target"],
+                self.shown(r["verdict"]),
+            ]
+            for r in self.rows
+        ]
+        self.print_report(
+            hdr,
+            lines,
+            "Whole processes, wall time, medians of the interleaved rounds (spread = min-max). "
             "over direct = median of the per-round differences to the direct command; "
-            "ratio = MLflow / gitml warm (higher is better for gitml)."
+            "ratio = MLflow / gitml warm (higher is better for gitml).",
+            "QUICK MODE: few rounds, so the verdicts are indicative only.",
+            [f"note: {r['scenario']}: {r['note']}" for r in self.rows if r["note"]],
         )
-        verdicts = [r["verdict"] for r in self.rows if r["verdict"] != "info"]
-        print(
-            f"targets: {verdicts.count('PASS')} PASS, {verdicts.count('FAIL')} FAIL, "
-            f"{verdicts.count('n/a')} n/a"
-        )
-        if self.quick:
-            print("QUICK MODE: few rounds, so the verdicts are indicative only.")
-        notes = [f"{r['scenario']}: {r['note']}" for r in self.rows if r["note"]]
-        common.print_notes(notes + self.notes)
-        for e in self.errors:
-            print(f"ERROR: {e}")
 
 
 # ==========================================================================
@@ -266,7 +234,7 @@ def project_urls(kind: str, proj: dict, daemon: common.GitDaemon | None) -> tupl
 # the rounds
 
 
-Cmd = tuple[list, Path, dict]
+Cmd = common.Cmd
 
 
 def warm_up(rep: Report, cmds: dict[str, Cmd], before: dict[str, Callable[[], None]]) -> dict[str, Cmd]:
@@ -300,19 +268,6 @@ def warm_up(rep: Report, cmds: dict[str, Cmd], before: dict[str, Callable[[], No
     if len(set(pythons.values())) > 1:
         rep.notes.append(f"train.py ran under different interpreters: {pythons}")
     return ok
-
-
-def timed_rounds(cmds: dict[str, Cmd], reps: int, before: dict[str, Callable[[], None]]) -> dict:
-    """``reps`` rounds running each command once, in the given order (so background load hits every
-    command alike).  ``before[name]()`` runs untimed before each call of that command."""
-    out: dict[str, list[float]] = {name: [] for name in cmds}
-    for i in range(reps):
-        for name, (cmd, cwd, env) in cmds.items():
-            if name in before:
-                before[name]()
-            out[name].append(run_cmd(cmd, cwd, env=env)[0])
-        log(f"   round {i + 1}/{reps} done (load {os.getloadavg()[0]:.1f})")
-    return out
 
 
 def paired_over(a: list[float], b: list[float]) -> float:
@@ -362,66 +317,52 @@ def build_commands(
     return cmds, before, consumer
 
 
-def report_rows(rep: Report, t: dict, kinds: list[str], stores: list[str], proj: dict) -> None:
+def report_rows(rep: Report, t: dict, kinds: list[str], stores: list[str]) -> None:
     d = t["direct"]
     rep.row("direct: `python train.py --alpha 0.1` (baseline)", d)
+
+    def timed_row(scenario: str, times: list[float], **kw) -> None:
+        rep.row(scenario, times, over=paired_over(times, d), **kw)
+
     if "gitml --version" in t:
-        rep.row(
-            "`gitml --version` (startup, info)",
-            t["gitml --version"],
-            over=paired_over(t["gitml --version"], d),
-        )
+        timed_row("`gitml --version` (startup, info)", t["gitml --version"])
     for kind in kinds:
+        label = LABELS[kind]
         g = t.get(f"gitml {kind}")
-        label = {"path": "local path", "file": "file://", "git": "git:// (git daemon)"}[kind]
+        target = f"< {T_OVERHEAD_S:g} s over direct"
         if g:
             over = paired_over(g, d)
-            verdict = "PASS" if over < T_OVERHEAD_S else "FAIL"
             rep.row(
                 f"{label}: gitml run, warm",
                 g,
                 over=over,
-                target=f"< {T_OVERHEAD_S:g} s over direct",
-                verdict=verdict,
+                target=target,
+                verdict=common.verdict(over, lambda x: x < T_OVERHEAD_S),
                 note=f"difference of the medians {fmt_t(statistics.median(g) - statistics.median(d))}",
             )
         else:
-            rep.row(
-                f"{label}: gitml run, warm", None, target=f"< {T_OVERHEAD_S:g} s over direct", verdict="n/a"
-            )
+            rep.row(f"{label}: gitml run, warm", None, target=target, verdict="n/a")
         ml = {s: t[f"mlflow {kind} {s}"] for s in stores if t.get(f"mlflow {kind} {s}")}
-        if ml:
-            best = min(ml, key=lambda s: statistics.median(ml[s]))
-            m = ml[best]
+        best = min(ml, key=lambda s: statistics.median(ml[s]), default=None)
+        for s in sorted(ml, key=lambda s: s != best):  # the faster store first: its row has the target
+            m = ml[s]
             ratio = statistics.median(m) / statistics.median(g) if g else None
-            verdict = "n/a" if ratio is None else "PASS" if ratio > T_MLFLOW_RATIO else "FAIL"
-            rep.row(
-                f"{label}: mlflow run, {best} store (faster)",
-                m,
-                over=paired_over(m, d),
-                ratio=ratio,
-                target=f"> {T_MLFLOW_RATIO:g}x",
-                verdict=verdict,
-            )
-            for s in stores:
-                if s != best and s in ml:
-                    r = statistics.median(ml[s]) / statistics.median(g) if g else None
-                    rep.row(
-                        f"{label}: mlflow run, {s} store (info)", ml[s], over=paired_over(ml[s], d), ratio=r
-                    )
-        cold = t.get(f"gitml {kind} cold")
-        if cold:
-            rep.row(
-                f"{label}: gitml run, cold cache (info)",
-                cold,
-                over=paired_over(cold, d),
-            )
-        nopyc = t.get(f"gitml {kind} no-pyc")
-        if nopyc:
-            rep.row(
+            if s == best:
+                timed_row(
+                    f"{label}: mlflow run, {s} store (faster)",
+                    m,
+                    ratio=ratio,
+                    target=f"> {T_MLFLOW_RATIO:g}x",
+                    verdict=common.verdict(ratio, lambda x: x > T_MLFLOW_RATIO),
+                )
+            else:
+                timed_row(f"{label}: mlflow run, {s} store (info)", m, ratio=ratio)
+        if t.get(f"gitml {kind} cold"):
+            timed_row(f"{label}: gitml run, cold cache (info)", t[f"gitml {kind} cold"])
+        if t.get(f"gitml {kind} no-pyc"):
+            timed_row(
                 f"{label}: gitml run, warm, PYTHONDONTWRITEBYTECODE=1 (info)",
-                nopyc,
-                over=paired_over(nopyc, d),
+                t[f"gitml {kind} no-pyc"],
                 note="no PYTHONPYCACHEPREFIX: only the .pyc files already in gitml's source tree, if any",
             )
 
@@ -487,9 +428,9 @@ def scenario(rep: Report, tools: Tools, base: Path, S: dict, a: argparse.Namespa
         log(f"warm-up: {len(cmds)} commands")
         ok = warm_up(rep, cmds, before)
         log(f"{len(ok)} commands, {S['reps']} interleaved rounds")
-        t = timed_rounds(ok, S["reps"], before)
+        t = common.timed_rounds(ok, S["reps"], timeout=TIMEOUT, before=before)
         rep.raw["times"] = t
-        report_rows(rep, t, kinds, stores, proj)
+        report_rows(rep, t, kinds, stores)
         rep.notes.append(
             "gitml run, cold cache: a fresh GITML_CACHE_DIR before every call (so clone + checkout each time)"
         )
@@ -500,65 +441,32 @@ def scenario(rep: Report, tools: Tools, base: Path, S: dict, a: argparse.Namespa
             check_gitml_runs(rep, tools, consumer, n_calls, proj)
         ml_tmp = [p for p in (base / "tmp").iterdir() if p.is_dir()] if (base / "tmp").is_dir() else []
         rep.raw["temp_dirs_left"] = len(ml_tmp)
-        return dict(proj=proj, cmds=ok, kinds=kinds)
+        return dict(cmds=ok, kinds=kinds)
 
 
 # ==========================================================================
 # where gitml's time goes
-
-PSTATS = r"""
-import json, pstats, re, sys
-st = pstats.Stats(sys.argv[1])
-rows = []
-for (file, line, fn), (cc, nc, tt, ct, _callers) in st.stats.items():
-    file = re.sub(r"^.*/lib/python3\.\d+/", "", file.split("site-packages/")[-1].split("/work/main/")[-1])
-    rows.append({"func": f"{file}:{line}({fn})",
-                 "calls": nc, "tottime": tt, "cumtime": ct})
-top = int(sys.argv[2])
-print(json.dumps({"total": st.total_tt,
-                  "cum": sorted(rows, key=lambda r: -r["cumtime"])[:top * 4],
-                  "tot": sorted(rows, key=lambda r: -r["tottime"])[:top]}))
-"""
-
-
-def _interesting(func: str) -> bool:
-    return not func.startswith(("<", "~:0(<built-in method builtins.exec>)", "click/", "gitml/__main__"))
 
 
 def profile(rep: Report, tools: Tools, cmd: Cmd, label: str, top: int = 18) -> None:
     argv, cwd, env = cmd
     args = [str(x) for x in argv[1:]]  # after the gitml script
     log(f"profile: {label}: gitml {' '.join(args)}")
-    _, cp = run_cmd([tools.python, "-X", "importtime", "-m", "gitml", *args], cwd, env=env)
-    imports, total_import = [], 0
-    for ln in cp.stderr.splitlines():
-        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", ln)
-        if m and len(m.group(3)) <= 1:
-            total_import += int(m.group(2))  # every top-level import, cumulative
-        if m and (len(m.group(3)) <= 1 or m.group(4).startswith("gitml")):
-            imports.append((int(m.group(2)), m.group(4)))
-    imports = sorted(imports, reverse=True)[:15]
+    imports, total_import = common.importtime(tools.python, args, cwd, env)
     prof = cwd.parent / f"prof-{label.replace(' ', '-')}.prof"
-    run_cmd([tools.python, "-m", "cProfile", "-o", prof, "-m", "gitml", *args], cwd, env=env)
-    res = json.loads(run_cmd([tools.python, "-c", PSTATS, prof, top], cwd)[1].stdout)
+    res = common.cprofile(tools.python, args, cwd, env, prof, top)
     rep.raw.setdefault("profiles", {})[label] = {"importtime_us": imports, **res}
     print(f"\nprofile of a warm `gitml {' '.join(args)}` ({label}):")
     print(f"  imports: {total_import / 1000:.0f} ms in all (-X importtime); biggest (cumulative):")
     print("    " + ", ".join(f"{m} {us / 1000:.0f} ms" for us, m in imports[:10]))
-    print(f"  {res['total']:.3f} s in the profiler; top by cumulative time:")
-    for x in [x for x in res["cum"] if _interesting(x["func"])][:top]:
-        print(f"    {x['cumtime']:7.3f} s cum {x['tottime']:7.3f} s own {x['calls']:>8} calls  {x['func']}")
-    print("  top by own time:")
-    for x in res["tot"][:10]:
-        print(f"    {x['tottime']:7.3f} s own {x['calls']:>8} calls  {x['func']}")
+    common.print_profile(res, top, 10)
 
 
 def profiles(rep: Report, tools: Tools, info: dict, force: bool) -> None:
     failed = [r["scenario"] for r in rep.rows if r["verdict"] == "FAIL"]
-    labels = {"path": "local path", "file": "file://", "git": "git:// (git daemon)"}
     for i, kind in enumerate(info["kinds"]):
         name = f"gitml {kind}"
-        missed = any(s.startswith(labels[kind] + ":") for s in failed)
+        missed = any(s.startswith(LABELS[kind] + ":") for s in failed)
         if name in info["cmds"] and (missed or (force and i == 0)):
             profile(rep, tools, info["cmds"][name], kind)
 
@@ -588,7 +496,6 @@ def main() -> int:
         return 2
     rep = Report(a.quick)
     versions = tools.versions()
-    log("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     gitml_ok = False
     if not a.skip_gitml:
         gitml_ok, help_text = tools.gitml_has_projects()
@@ -597,7 +504,7 @@ def main() -> int:
             rep.raw["gitml_run_help"] = help_text
     base = Path(tempfile.mkdtemp(prefix="gitml-bench-projects-"))
     log(f"work dir {base}")
-    set_bytecode_cache(base / "pycache")
+    common.use_bytecode_cache(CHILD_ENV, base / "pycache")
     (base / "tmp").mkdir()
     CHILD_ENV["TMPDIR"] = str(base / "tmp")  # MLflow's per-run clones land here and go with base
     # `python` in the children (the direct command, MLflow's shell command, gitml's argv) is the gitml
@@ -635,14 +542,7 @@ def main() -> int:
                 print(f"ERROR: profile crashed: {e}")
     finally:
         common.remove_work_dir(base, a.keep)
-    fields = {
-        "rows": rep.rows,
-        "raw": rep.raw,
-        "notes": rep.notes,
-        "errors": rep.errors,
-        "load_start": load0,
-        "load_end": os.getloadavg(),
-    }
+    fields = rep.fields() | {"load_start": load0, "load_end": os.getloadavg()}
     common.write_results("projects", a.quick, versions, S, fields, time.perf_counter() - t0, a.json)
     return 0
 

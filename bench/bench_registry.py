@@ -39,7 +39,6 @@ import os
 import random
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,9 +91,7 @@ TIMEOUT = 3600
 CHILD_ENV = common.child_env(GIT_TERMINAL_PROMPT="0")
 
 
-def run_cmd(cmd, cwd, *, check=True, timeout=TIMEOUT, env=None) -> tuple[float, subprocess.CompletedProcess]:
-    """Run ``cmd`` in ``cwd`` (environment ``env`` or CHILD_ENV); see _common.run_cmd."""
-    return common.run_cmd(cmd, cwd, env=env or CHILD_ENV, check=check, timeout=timeout)
+run_cmd = common.runner(CHILD_ENV, TIMEOUT)
 
 
 def fmt_t(s: float | None) -> str:
@@ -311,53 +308,34 @@ def gitml_has(tools: Tools, *sub: str) -> bool:
     return cp.returncode == 0
 
 
-class Report:
-    def __init__(self, quick: bool) -> None:
-        self.rows: list[dict] = []
-        self.raw: dict = {}
-        self.notes: list[str] = []
-        self.errors: list[str] = []
-        self.indicative = quick
-
+class Report(common.Report):
     def row(self, scenario, layout, gitml, peer_name, peer, *, target=None, kind="ratio", note=""):
         """``gitml`` / ``peer`` are lists of times (seconds) or None.  kind 'ratio': PASS if
         best(peer) / best(gitml) >= target; 'max': PASS if best(gitml) / best(peer) <= target;
         'info': no verdict (ratio peer/gitml); 'info-max': no verdict (ratio gitml/peer)."""
         gb = min(gitml) if gitml else None
         pb = min(peer) if peer else None
-        if kind in ("max", "info-max"):
-            ratio = gb / pb if (gb and pb) else None
-            tgt = f"<= {target:g}x" if kind == "max" else ""
-            verdict = (
-                "info"
-                if kind == "info-max"
-                else "n/a"
-                if ratio is None
-                else "PASS"
-                if ratio <= target
-                else "FAIL"
-            )
+        inverse = kind in ("max", "info-max")
+        ratio = (gb / pb if inverse else pb / gb) if (gb and pb) else None
+        if kind.startswith("info"):
+            verdict, tgt = "info", ""
+        elif inverse:
+            verdict, tgt = common.verdict(ratio, lambda r: r <= target), f"<= {target:g}x"
         else:
-            ratio = pb / gb if (gb and pb) else None
-            tgt = "" if kind == "info" else f">= {target:g}x"
-            verdict = (
-                "info"
-                if kind == "info"
-                else ("n/a" if ratio is None else ("PASS" if ratio >= target else "FAIL"))
-            )
+            verdict, tgt = common.verdict(ratio, lambda r: r >= target), f">= {target:g}x"
         self.rows.append(
             dict(
                 scenario=scenario,
                 refs=layout,
                 gitml_best_s=gb,
-                gitml_median_s=statistics.median(gitml) if gitml else None,
+                gitml_median_s=common.median(gitml),
                 gitml_times_s=gitml,
                 peer=peer_name,
                 peer_best_s=pb,
-                peer_median_s=statistics.median(peer) if peer else None,
+                peer_median_s=common.median(peer),
                 peer_times_s=peer,
                 ratio=ratio,
-                ratio_kind="gitml/peer" if kind in ("max", "info-max") else "peer/gitml",
+                ratio_kind="gitml/peer" if inverse else "peer/gitml",
                 target=tgt,
                 verdict=verdict,
                 note=note,
@@ -366,48 +344,38 @@ class Report:
 
     def print_table(self) -> None:
         hdr = ["scenario", "refs", "gitml best (med)", "peer", "peer best (med)", "ratio", "target", "result"]
-        lines = []
-        for r in self.rows:
-            v = r["verdict"]
-            lines.append(
-                [
-                    r["scenario"],
-                    r["refs"],
-                    f"{fmt_t(r['gitml_best_s'])} ({fmt_t(r['gitml_median_s'])})"
-                    if r["gitml_best_s"]
-                    else "n/a",
-                    r["peer"],
-                    f"{fmt_t(r['peer_best_s'])} ({fmt_t(r['peer_median_s'])})" if r["peer_best_s"] else "n/a",
-                    "n/a"
-                    if r["ratio"] is None
-                    else f"{r['ratio']:.2f}x"
-                    if r["ratio_kind"] == "gitml/peer"
-                    else f"{r['ratio']:.1f}x",
-                    r["target"],
-                    f"({v})" if self.indicative and v in ("PASS", "FAIL") else v,
-                ]
-            )
-        print(common.format_table(hdr, lines))
-        print(
-            "\nratio = peer time / gitml time (higher is better for gitml), except the `--repo git://` "
-            "rows: gitml time / peer time (lower is better). Best of N; medians in parentheses."
+
+        def best_med(r: dict, who: str) -> str:
+            best = r[f"{who}_best_s"]
+            return f"{fmt_t(best)} ({fmt_t(r[f'{who}_median_s'])})" if best else "n/a"
+
+        def ratio(r: dict) -> str:
+            if r["ratio"] is None:
+                return "n/a"
+            return f"{r['ratio']:.2f}x" if r["ratio_kind"] == "gitml/peer" else f"{r['ratio']:.1f}x"
+
+        lines = [
+            [
+                r["scenario"],
+                r["refs"],
+                best_med(r, "gitml"),
+                r["peer"],
+                best_med(r, "peer"),
+                ratio(r),
+                r["target"],
+                self.shown(r["verdict"]),
+            ]
+            for r in self.rows
+        ]
+        self.print_report(
+            hdr,
+            lines,
+            "ratio = peer time / gitml time (higher is better for gitml), except the `--repo git://` "
+            "rows: gitml time / peer time (lower is better). Best of N; medians in parentheses.",
+            "QUICK MODE: the issue's targets are for 1,000 models / 20,000 tags, so the verdicts in "
+            "parentheses are indicative only.",
+            [f"  - {r['scenario']} [{r['refs']}]: {r['note']}" for r in self.rows if r["note"]],
         )
-        verdicts = [r["verdict"] for r in self.rows if r["verdict"] != "info"]
-        print(
-            f"targets: {verdicts.count('PASS')} PASS, {verdicts.count('FAIL')} FAIL, "
-            f"{verdicts.count('n/a')} n/a"
-        )
-        if self.indicative:
-            print(
-                "QUICK MODE: the issue's targets are for 1,000 models / 20,000 tags, so the verdicts in "
-                "parentheses are indicative only."
-            )
-        for r in self.rows:
-            if r["note"]:
-                print(f"  - {r['scenario']} [{r['refs']}]: {r['note']}")
-        common.print_notes(self.notes)
-        for e in self.errors:
-            print(f"ERROR: {e}")
 
 
 def _find_key(doc, key: str):
@@ -1070,34 +1038,32 @@ def get_rounds(rep, tools, d, S, opts, env, srv, url, neutral, m, *, first, info
             rep.notes.append(f"get {mib} MiB, where the time goes: " + describe_profile(prof, best_raw))
         except (CmdError, subprocess.TimeoutExpired, OSError, ValueError) as e:
             rep.notes.append(f"get {mib} MiB: profile failed: {e}")
-    rep.row(
-        f"`gitml get {uri} --repo git://… -r local` (local folder, info)",
-        "-",
-        t["gitml_local"] or None,
-        "cp object",
-        t["cp"],
-        kind="info-max",
-        note="info only: a page-cache copy with no verification is no download",
-    )
-    rep.row(
-        f"`gitml get {uri} --repo git://… -r local` (local folder, info)",
-        "-",
-        t["gitml_local"] or None,
-        "cp + sha256sum",
-        t["cp_sha"],
-        kind="info-max",
-        note="info: a raw copy that also verifies the bytes, as gitml does (coreutils' sha256sum: "
-        "no SHA-NI, several times slower than OpenSSL here)",
-    )
+    peers = [
+        ("cp object", "cp", "info only: a page-cache copy with no verification is no download"),
+        (
+            "cp + sha256sum",
+            "cp_sha",
+            "info: a raw copy that also verifies the bytes, as gitml does (coreutils' sha256sum: "
+            "no SHA-NI, several times slower than OpenSSL here)",
+        ),
+    ]
     if t["cp_ossl"]:
+        peers.append(
+            (
+                "cp + openssl sha256",
+                "cp_ossl",
+                "info: the same with OpenSSL's SHA-256, the code gitml's hashlib runs",
+            )
+        )
+    for peer, key, note in peers:
         rep.row(
             f"`gitml get {uri} --repo git://… -r local` (local folder, info)",
             "-",
             t["gitml_local"] or None,
-            "cp + openssl sha256",
-            t["cp_ossl"],
+            peer,
+            t[key],
             kind="info-max",
-            note="info: the same with OpenSSL's SHA-256, the code gitml's hashlib runs",
+            note=note,
         )
     if first and t["resolve"]:
         rep.row(
@@ -1127,26 +1093,22 @@ SCENARIOS = ("registry", "get")
 
 
 def tool_versions(tools: Tools, gitml_python: str) -> dict:
-    v: dict = {}
-    for name, cmd in (
-        ("gitml", [gitml_python, "-c", "import gitml; print(getattr(gitml, '__version__', '?'))"]),
-        (
-            "gto",
-            [
-                Path(tools.gto).parent / "python",
-                "-c",
-                "from importlib.metadata import version as v; print(v('gto'))",
-            ],
-        ),
-        ("git", ["git", "--version"]),
-    ):
-        try:
-            v[name] = run_cmd(cmd, REPO, timeout=120)[1].stdout.strip()
-        except (CmdError, OSError, subprocess.TimeoutExpired) as e:
-            v[name] = f"? ({str(e).splitlines()[0]})"
-            if name == "gitml":
-                tools.gitml_problem = f"gitml not importable: {e}"
-    return v
+    def unavailable(name: str, e: Exception) -> str:
+        if name == "gitml":
+            tools.gitml_problem = f"gitml not importable: {e}"
+        return f"? ({str(e).splitlines()[0]})"
+
+    gto_python = Path(tools.gto).parent / "python"
+    return common.tool_versions(
+        {
+            "gitml": [gitml_python, "-c", "import gitml; print(getattr(gitml, '__version__', '?'))"],
+            "gto": [gto_python, "-c", "from importlib.metadata import version as v; print(v('gto'))"],
+            "git": ["git", "--version"],
+        },
+        REPO,
+        CHILD_ENV,
+        unavailable=unavailable,
+    )
 
 
 def main() -> int:
@@ -1230,7 +1192,6 @@ def main() -> int:
     versions = tool_versions(tools, a.gitml_python)
     if tools.gitml_problem:
         rep.notes.append(f"gitml side skipped: {tools.gitml_problem}")
-    log("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
 
     base = Path(tempfile.mkdtemp(prefix="gitml-bench-registry-", dir=a.workdir))
     log(f"work dir {base}")
@@ -1257,7 +1218,7 @@ def main() -> int:
         detail += f"\ntag repo: {gen['tags']} tags ({gen['kinds']}), built in {gen['generate_s']:.1f} s"
     common.print_heading("gitml vs GTO model registry benchmark", a.quick, elapsed, versions, ", ", detail)
     rep.print_table()
-    fields = {"rows": rep.rows, "raw": rep.raw, "notes": rep.notes, "errors": rep.errors}
+    fields = rep.fields()
     # A partial run (--only get) gets its own results file, so it does not replace a whole run's.
     name = "registry" if set(SCENARIOS) <= set(only) else "-".join(["registry", *only])
     common.write_results(name, a.quick, versions, S, fields, elapsed, a.json)

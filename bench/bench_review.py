@@ -34,9 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,7 +55,7 @@ T_BIG_S = 1.0  # gitml diff between two revisions of --runs runs each
 TIMEOUT = 1800
 CHILD_ENV = common.child_env(GIT_TERMINAL_PROMPT="0")
 # For one info row: no bytecode written or read from a prefix, as in a sandbox that sets
-# PYTHONDONTWRITEBYTECODE=1 with gitml installed in editable mode (see set_bytecode_cache).
+# PYTHONDONTWRITEBYTECODE=1 with gitml installed in editable mode (see _common.use_bytecode_cache).
 NO_PYC_ENV = {k: v for k, v in CHILD_ENV.items() if k != "PYTHONPYCACHEPREFIX"} | {
     "PYTHONDONTWRITEBYTECODE": "1"
 }
@@ -82,61 +80,30 @@ DVC_YAML = "params:\n- params.yaml\nmetrics:\n- metrics.json\n"
 LRS = (0.001, 0.003, 0.01, 0.03, 0.1)
 
 
-def set_bytecode_cache(prefix: Path) -> None:
-    """Let every child keep its compiled bytecode under ``prefix`` (both tools alike).
-
-    An environment with PYTHONDONTWRITEBYTECODE=1 (as in some sandboxes) and gitml installed in
-    editable mode (no .pyc files in the source tree) would make gitml recompile its ~70 modules on
-    every call (~45 ms), while DVC's wheel came with .pyc files.  With PYTHONPYCACHEPREFIX both
-    tools compile once (in the warm-up) into the temp dir and nothing is written to the source tree.
-    """
-    CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
-    CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(prefix)
-
-
-def run_cmd(cmd, cwd, *, check=True, timeout=TIMEOUT, env=None) -> tuple[float, subprocess.CompletedProcess]:
-    """Run ``cmd`` in ``cwd`` (environment ``env`` or CHILD_ENV); see _common.run_cmd."""
-    return common.run_cmd(cmd, cwd, env=env or CHILD_ENV, check=check, timeout=timeout)
-
-
-def fmt_t(s: float | None) -> str:
-    return common.fmt_t(s, ms_digits=0)
-
-
-def spread(ts: list[float]) -> str:
-    return f"{fmt_t(min(ts))}-{fmt_t(max(ts))}" if ts else ""
+run_cmd = common.runner(CHILD_ENV, TIMEOUT)
+fmt_t = common.fmt_t
 
 
 class Tools:
     def __init__(self, gitml_python: str, peers_python: str) -> None:
         self.python = gitml_python
         self.gitml = str(Path(os.path.abspath(gitml_python)).parent / "gitml")
-        self.peers_python = peers_python
         self.dvc = str(Path(os.path.abspath(peers_python)).parent / "dvc")
 
     def versions(self) -> dict:
-        v = {}
-        for name, cmd in (
-            ("gitml", [self.gitml, "--version"]),
-            ("dvc", [self.dvc, "--version"]),
-            ("git", ["git", "--version"]),
-            ("gitml_python", [self.python, "--version"]),
-        ):
-            try:
-                v[name] = run_cmd(cmd, REPO, timeout=120)[1].stdout.strip()
-            except (CmdError, OSError) as e:
-                v[name] = f"unavailable: {e}"
-        return v
+        return common.tool_versions(
+            {
+                "gitml": [self.gitml, "--version"],
+                "dvc": [self.dvc, "--version"],
+                "git": ["git", "--version"],
+                "gitml_python": [self.python, "--version"],
+            },
+            REPO,
+            CHILD_ENV,
+        )
 
 
-class Report:
-    def __init__(self, quick: bool) -> None:
-        self.rows: list[dict] = []
-        self.raw: dict = {}
-        self.notes: list[str] = []
-        self.errors: list[str] = []
-        self.quick = quick
-
+class Report(common.Report):
     def row(
         self, scenario, gitml, peer_name="", peer=None, *, target="", verdict="info", ratio=None, note=""
     ):
@@ -144,10 +111,10 @@ class Report:
         self.rows.append(
             dict(
                 scenario=scenario,
-                gitml_median_s=statistics.median(gitml) if gitml else None,
+                gitml_median_s=common.median(gitml),
                 gitml_times_s=gitml,
                 peer=peer_name,
-                peer_median_s=statistics.median(peer) if peer else None,
+                peer_median_s=common.median(peer),
                 peer_times_s=peer,
                 ratio=ratio,
                 target=target,
@@ -158,76 +125,47 @@ class Report:
 
     def print_table(self) -> None:
         hdr = ["scenario", "gitml (median)", "peer", "peer (median)", "ratio", "target", "result"]
-        lines = []
-        for r in self.rows:
-            v = r["verdict"]
-            lines.append(
-                [
-                    r["scenario"],
-                    fmt_t(r["gitml_median_s"]),
-                    r["peer"],
-                    fmt_t(r["peer_median_s"]) if r["peer"] else "",
-                    "" if r["ratio"] is None else f"{r['ratio']:.1f}x",
-                    r["target"],
-                    f"({v})" if self.quick and v in ("PASS", "FAIL") else v,
-                ]
-            )
-        print(common.format_table(hdr, lines))
-        print(
-            "\nratio = peer median / gitml median (higher is better for gitml). Whole processes, wall time."
-        )
-        verdicts = [r["verdict"] for r in self.rows if r["verdict"] != "info"]
-        print(f"targets: {verdicts.count('PASS')} PASS, {verdicts.count('FAIL')} FAIL")
-        if self.quick:
-            print("QUICK MODE: the 1 s target is for 10,000 runs, so its verdicts are indicative only.")
-        print("\nspread (min-max of the timed calls):")
+        lines = [
+            [
+                r["scenario"],
+                fmt_t(r["gitml_median_s"]),
+                r["peer"],
+                fmt_t(r["peer_median_s"]) if r["peer"] else "",
+                "" if r["ratio"] is None else f"{r['ratio']:.1f}x",
+                r["target"],
+                self.shown(r["verdict"]),
+            ]
+            for r in self.rows
+        ]
+        spreads = ["\nspread (min-max of the timed calls):"]
         for r in self.rows:
             parts = []
             if r["gitml_times_s"]:
-                parts.append(f"gitml {spread(r['gitml_times_s'])} (n={len(r['gitml_times_s'])})")
+                parts.append(f"gitml {common.spread(r['gitml_times_s'])} (n={len(r['gitml_times_s'])})")
             if r["peer_times_s"]:
-                parts.append(f"{r['peer']} {spread(r['peer_times_s'])} (n={len(r['peer_times_s'])})")
+                parts.append(f"{r['peer']} {common.spread(r['peer_times_s'])} (n={len(r['peer_times_s'])})")
             tail = f"; {r['note']}" if r["note"] else ""
-            print(f"  - {r['scenario']}: {', '.join(parts)}{tail}")
-        common.print_notes(self.notes)
-        for e in self.errors:
-            print(f"ERROR: {e}")
-
-
-def timed_rounds(cmds: dict[str, tuple], reps: int, before: dict | None = None) -> dict:
-    """One untimed warm-up of each command, then ``reps`` rounds running each command once, in the
-    given order (so background load hits every command alike).  ``cmds``: name -> (argv, cwd) or
-    (argv, cwd, env).  ``before[name]()`` runs untimed before each call of that command.  Returns
-    name -> list of wall times."""
-    before = before or {}
-    for name, (cmd, cwd, *env) in cmds.items():
-        if name in before:
-            before[name]()
-        run_cmd(cmd, cwd, env=env[0] if env else None)
-    out: dict[str, list[float]] = {name: [] for name in cmds}
-    for _ in range(reps):
-        for name, (cmd, cwd, *env) in cmds.items():
-            if name in before:
-                before[name]()
-            out[name].append(run_cmd(cmd, cwd, env=env[0] if env else None)[0])
-    return out
+            spreads.append(f"  - {r['scenario']}: {', '.join(parts)}{tail}")
+        self.print_report(
+            hdr,
+            lines,
+            "ratio = peer median / gitml median (higher is better for gitml). Whole processes, wall time.",
+            "QUICK MODE: the 1 s target is for 10,000 runs, so its verdicts are indicative only.",
+            spreads,
+            count_na=False,
+        )
 
 
 def ratio_row(rep: Report, scenario, g, peer_name, p, *, target: float | None, note=""):
-    r = statistics.median(p) / statistics.median(g) if g and p else None
-    if target is None:
-        verdict, tgt = "info", ""
-    else:
-        verdict, tgt = ("n/a" if r is None else "PASS" if r >= target else "FAIL"), f">= {target:g}x"
+    r = common.median(p) / common.median(g) if g and p else None
+    verdict = "info" if target is None else common.verdict(r, lambda x: x >= target)
+    tgt = "" if target is None else f">= {target:g}x"
     rep.row(scenario, g, peer_name, p, target=tgt, verdict=verdict, ratio=r, note=note)
 
 
 def abs_row(rep: Report, scenario, g, *, limit: float | None, note=""):
-    m = statistics.median(g) if g else None
-    if limit is None:
-        verdict, tgt = "info", ""
-    else:
-        verdict, tgt = ("n/a" if m is None else "PASS" if m < limit else "FAIL"), f"< {limit:g} s"
+    verdict = "info" if limit is None else common.verdict(common.median(g), lambda m: m < limit)
+    tgt = "" if limit is None else f"< {limit:g} s"
     rep.row(scenario, g, target=tgt, verdict=verdict, note=note)
 
 
@@ -275,23 +213,27 @@ def scenario_small(rep: Report, tools: Tools, base: Path, S: dict) -> None:
     if len(dm.get("metrics.json", {})) != 2 or "lr" not in dp.get("params.yaml", {}):
         rep.notes.append(f"small: unexpected DVC answer: metrics {dm}, params {dp}")
 
-    def cold() -> None:
-        shutil.rmtree(d / ".gitml" / "tmp", ignore_errors=True)
-
     rev = ["HEAD~1", "HEAD"]
-    cmds = {
-        "gitml diff": ([tools.gitml, "diff", *rev], d),
-        "dvc metrics diff": ([tools.dvc, "metrics", "diff", *rev], d),
-        "gitml diff --md": ([tools.gitml, "diff", *rev, "--md"], d),
-        "dvc metrics diff --md": ([tools.dvc, "metrics", "diff", *rev, "--md"], d),
-        "dvc params diff": ([tools.dvc, "params", "diff", *rev], d),
-        "gitml diff (cold)": ([tools.gitml, "diff", *rev], d),
-        "gitml diff (no bytecode cache)": ([tools.gitml, "diff", *rev], d, NO_PYC_ENV),
-        "gitml --version": ([tools.gitml, "--version"], d),
-        "dvc --version": ([tools.dvc, "--version"], d),
+    argvs = {
+        "gitml diff": [tools.gitml, "diff", *rev],
+        "dvc metrics diff": [tools.dvc, "metrics", "diff", *rev],
+        "gitml diff --md": [tools.gitml, "diff", *rev, "--md"],
+        "dvc metrics diff --md": [tools.dvc, "metrics", "diff", *rev, "--md"],
+        "dvc params diff": [tools.dvc, "params", "diff", *rev],
+        "gitml diff (cold)": [tools.gitml, "diff", *rev],
+        "gitml diff (no bytecode cache)": [tools.gitml, "diff", *rev],
+        "gitml --version": [tools.gitml, "--version"],
+        "dvc --version": [tools.dvc, "--version"],
     }
+    cmds = {n: (argv, d, NO_PYC_ENV if "no bytecode" in n else CHILD_ENV) for n, argv in argvs.items()}
     log(f"small: {len(cmds)} commands, 1 warm-up + {S['reps']} interleaved rounds")
-    t = timed_rounds(cmds, S["reps"], before={"gitml diff (cold)": cold})
+    t = common.timed_rounds(
+        cmds,
+        S["reps"],
+        timeout=TIMEOUT,
+        before={"gitml diff (cold)": lambda: drop_cache(d, "")},
+        warm_up=True,
+    )
     rep.raw["small"] = t
     ratio_row(
         rep,
@@ -546,19 +488,29 @@ def check_diff(rep: Report, label: str, doc: dict, *, base_runs, head_runs, pair
         )
 
 
-def cold_warm(tools: Tools, d: Path, cmd: list, reps: int, tmp_part: str) -> tuple[list, list]:
-    """``reps`` rounds of: remove ``.gitml/tmp/<tmp_part>`` (untimed), call (cold), call again (warm)."""
-    target = d / ".gitml" / "tmp" / tmp_part if tmp_part else d / ".gitml" / "tmp"
+def drop_cache(d: Path, tmp_part: str) -> None:
+    """Remove ``.gitml/tmp/<tmp_part>`` (all of ``.gitml/tmp`` if ``tmp_part`` is empty)."""
+    target = d / ".gitml" / "tmp" / tmp_part
+    if target.is_dir():
+        shutil.rmtree(target)
+    else:
+        target.unlink(missing_ok=True)
+
+
+def cold_warm(d: Path, cmd: list, reps: int, tmp_part: str = "") -> tuple[list, list]:
+    """``reps`` rounds of: ``drop_cache`` (untimed), call (cold), call again (warm)."""
     cold, warm = [], []
     run_cmd(cmd, d)  # warm-up: pyc, page cache of the pack
     for _ in range(reps):
-        if target.is_dir():
-            shutil.rmtree(target)
-        else:
-            target.unlink(missing_ok=True)
+        drop_cache(d, tmp_part)
         cold.append(run_cmd(cmd, d)[0])
         warm.append(run_cmd(cmd, d)[0])
     return cold, warm
+
+
+def cold_warm_rows(rep: Report, label: str, cold: list, warm: list, note: str) -> None:
+    abs_row(rep, f"{label}, cold", cold, limit=T_BIG_S, note=note)
+    abs_row(rep, f"{label}, warm", warm, limit=T_BIG_S)
 
 
 def scenario_big(rep: Report, tools: Tools, base: Path, S: dict) -> None:
@@ -593,36 +545,24 @@ def scenario_big(rep: Report, tools: Tools, base: Path, S: dict) -> None:
     raw["fresh_clone_first_call_s"] = fresh
 
     log(f"big: gitml diff HEAD~1 HEAD, {reps} x (cold, warm)")
-    cold, warm = cold_warm(tools, ck, [tools.gitml, "diff", *rev], reps, "")
+    cold, warm = cold_warm(ck, [tools.gitml, "diff", *rev], reps)
     raw["matched"] = {"cold_s": cold, "warm_s": warm}
     key = "/".join(facts["probe_key"])
     nth = facts["probe_depth"] + 1
     note = f"new run of {key} (its newest base run is no. {nth} from the newest) + 1 old run changed"
-    abs_row(
-        rep,
-        f"big {n}: `diff HEAD~1 HEAD`, cold",
-        cold,
-        limit=T_BIG_S,
-        note=f"{note}; .gitml/tmp removed before each call; first call after clone {fmt_t(fresh)}",
-    )
-    abs_row(rep, f"big {n}: `diff HEAD~1 HEAD`, warm", warm, limit=T_BIG_S)
-    cold_md, _ = cold_warm(tools, ck, [tools.gitml, "diff", *rev, "--md"], max(3, reps // 2), "")
+    note += f"; .gitml/tmp removed before each call; first call after clone {fmt_t(fresh)}"
+    cold_warm_rows(rep, f"big {n}: `diff HEAD~1 HEAD`", cold, warm, note)
+    cold_md, _ = cold_warm(ck, [tools.gitml, "diff", *rev, "--md"], max(3, reps // 2))
     abs_row(rep, f"big {n}: `diff HEAD~1 HEAD --md`, cold (info)", cold_md, limit=None)
 
     wrev = ["worst~1", "worst"]
     _, cp = run_cmd([tools.gitml, "diff", *wrev, "--json"], ck)
     check_diff(rep, "big worst", json.loads(cp.stdout), base_runs=n, head_runs=n + 1, pairs=0, added=1)
     log(f"big: worst case (a key no base run has), {reps} x (cold, warm)")
-    cold, warm = cold_warm(tools, ck, [tools.gitml, "diff", *wrev], reps, "")
+    cold, warm = cold_warm(ck, [tools.gitml, "diff", *wrev], reps)
     raw["worst"] = {"cold_s": cold, "warm_s": warm}
-    abs_row(
-        rep,
-        f"big {n}: worst case, cold",
-        cold,
-        limit=T_BIG_S,
-        note=f"new run's experiment/name matches none of the {n} base runs: every base run is read",
-    )
-    abs_row(rep, f"big {n}: worst case, warm", warm, limit=T_BIG_S)
+    note = f"new run's experiment/name matches none of the {n} base runs: every base run is read"
+    cold_warm_rows(rep, f"big {n}: worst case", cold, warm, note)
 
     # HEAD vs a work tree with one new uncommitted run.
     write_params(ck, 0.03)
@@ -633,16 +573,10 @@ def scenario_big(rep: Report, tools: Tools, base: Path, S: dict) -> None:
         rep, "big work tree", json.loads(cp.stdout), base_runs=n + 1, head_runs=n + 2, pairs=1, added=0
     )
     log(f"big: gitml diff (HEAD vs work tree), {reps} x (cold, warm)")
-    cold, warm = cold_warm(tools, ck, [tools.gitml, "diff"], reps, "summaries.json")
+    cold, warm = cold_warm(ck, [tools.gitml, "diff"], reps, "summaries.json")
     raw["worktree"] = {"cold_s": cold, "warm_s": warm}
-    abs_row(
-        rep,
-        f"big {n}: `diff` (HEAD vs work tree), cold",
-        cold,
-        limit=T_BIG_S,
-        note="one new uncommitted run of an existing key; .gitml/tmp/summaries.json removed before each call",
-    )
-    abs_row(rep, f"big {n}: `diff` (HEAD vs work tree), warm", warm, limit=T_BIG_S)
+    note = "one new uncommitted run of an existing key; .gitml/tmp/summaries.json removed before each call"
+    cold_warm_rows(rep, f"big {n}: `diff` (HEAD vs work tree)", cold, warm, note)
     abs_row(
         rep,
         f"big {n}: `runs list` (info)",
@@ -662,61 +596,21 @@ def scenario_big(rep: Report, tools: Tools, base: Path, S: dict) -> None:
 # where the time goes
 
 
-PSTATS = """\
-import json, pstats, sys
-st = pstats.Stats(sys.argv[1])
-rows = []
-for (file, line, fn), (cc, nc, tt, ct, _callers) in st.stats.items():
-    rows.append({"func": f"{file.split('site-packages/')[-1].split('/work/main/')[-1]}:{line}({fn})",
-                 "calls": nc, "tottime": tt, "cumtime": ct})
-top = int(sys.argv[2])
-print(json.dumps({"total": st.total_tt,
-                  "cum": sorted(rows, key=lambda r: -r["cumtime"])[:top * 4],
-                  "tot": sorted(rows, key=lambda r: -r["tottime"])[:top]}))
-"""
-
-
-def _interesting(func: str) -> bool:
-    """Leave out the interpreter's and click's frames that wrap everything."""
-    return not func.startswith(("<", "~:0(<built-in method builtins.exec>)", "click/", "gitml/__main__"))
-
-
-def importtime(tools: Tools, d: Path, args: list) -> list[tuple[int, str]]:
-    """(cumulative us, module) of the biggest imports, top-level packages and gitml's own modules."""
-    _, cp = run_cmd([tools.python, "-X", "importtime", "-m", "gitml", *args], d)
-    out = []
-    for ln in cp.stderr.splitlines():
-        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", ln)
-        if m and (len(m.group(3)) <= 1 or m.group(4).startswith("gitml")):
-            out.append((int(m.group(2)), m.group(4)))
-    return sorted(out, reverse=True)[:15]
-
-
 def profile(rep: Report, tools: Tools, d: Path, label: str, args: list, tmp_part: str, top: int = 15) -> None:
     log(f"profile: {label}: gitml {' '.join(args)}")
-    target = d / ".gitml" / "tmp" / tmp_part if tmp_part else d / ".gitml" / "tmp"
-    shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-    imports = importtime(tools, d, args)
+    drop_cache(d, tmp_part)
+    imports, _ = common.importtime(tools.python, args, d, CHILD_ENV)
     res = {}
     for state in ("cold", "warm"):
         if state == "cold":
-            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+            drop_cache(d, tmp_part)
         prof = d.parent / f"prof-{label.replace(' ', '-')}-{state}.prof"
-        run_cmd([tools.python, "-m", "cProfile", "-o", prof, "-m", "gitml", *args], d)
-        res[state] = json.loads(run_cmd([tools.python, "-c", PSTATS, prof, top], d)[1].stdout)
+        res[state] = common.cprofile(tools.python, args, d, CHILD_ENV, prof, top)
     rep.raw.setdefault("profiles", {})[label] = {"importtime_us": imports, **res}
     print(f"\nprofile of `gitml {' '.join(args)}` ({label}):")
     print("  biggest imports (cumulative): " + ", ".join(f"{m} {us / 1000:.0f} ms" for us, m in imports[:8]))
     for state in ("cold", "warm"):
-        r = res[state]
-        print(f"  {state}: {r['total']:.3f} s in the profiler; top by cumulative time:")
-        for x in [x for x in r["cum"] if _interesting(x["func"])][:top]:
-            print(
-                f"    {x['cumtime']:7.3f} s cum {x['tottime']:7.3f} s own {x['calls']:>8} calls  {x['func']}"
-            )
-        print("   top by own time:")
-        for x in r["tot"][:8]:
-            print(f"    {x['tottime']:7.3f} s own {x['calls']:>8} calls  {x['func']}")
+        common.print_profile(res[state], top, 8, label=f"{state}: ")
 
 
 def profiles(rep: Report, tools: Tools, base: Path, force: bool) -> None:
@@ -764,10 +658,9 @@ def main() -> int:
         return 2
     rep = Report(a.quick)
     versions = tools.versions()
-    log("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     base = Path(tempfile.mkdtemp(prefix="gitml-bench-review-"))
     log(f"work dir {base}")
-    set_bytecode_cache(base / "pycache")
+    common.use_bytecode_cache(CHILD_ENV, base / "pycache")
     t0 = time.perf_counter()
     try:
         for name in [s.strip() for s in a.only.split(",") if s.strip()]:
@@ -791,13 +684,7 @@ def main() -> int:
             print(f"ERROR: profile crashed: {e}")
     finally:
         common.remove_work_dir(base, a.keep)
-    fields = {
-        "rows": rep.rows,
-        "raw": rep.raw,
-        "notes": rep.notes,
-        "errors": rep.errors,
-        "load": os.getloadavg(),
-    }
+    fields = rep.fields() | {"load": os.getloadavg()}
     common.write_results("review", a.quick, versions, S, fields, time.perf_counter() - t0, a.json)
     return 0
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import _common as common
-from _common import log
+from _common import CmdError, log
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -69,26 +69,11 @@ TIMEOUT = 3600
 # process helpers
 
 
-class WorkerError(RuntimeError):
+class WorkerError(CmdError):
     pass
 
 
-def run_cmd(cmd, cwd, timeout=TIMEOUT, check=True) -> tuple[float, subprocess.CompletedProcess]:
-    t0 = time.perf_counter()
-    cp = subprocess.run(
-        [str(c) for c in cmd],
-        cwd=str(cwd),
-        env=CHILD_ENV,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    wall = time.perf_counter() - t0
-    if check and cp.returncode != 0:
-        tail = "\n".join((cp.stderr or cp.stdout).strip().splitlines()[-8:])
-        raise WorkerError(f"{' '.join(map(str, cmd))} (cwd={cwd}) exited {cp.returncode}:\n{tail}")
-    return wall, cp
+run_cmd = common.runner(CHILD_ENV, TIMEOUT)
 
 
 def worker(python, tool, op, cwd, **opts) -> dict:
@@ -112,25 +97,10 @@ def mlflow_uris(d: Path) -> dict[str, str]:
 
 
 def fmt_t(s: float | None) -> str:
-    if s is None:
-        return "n/a"
-    if s < 1e-3:
-        return f"{s * 1e6:.1f} us"
-    if s < 1:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s:.2f} s"
+    return common.fmt_t(s, ms_digits=2, us=True)
 
 
-class Report:
-    def __init__(self) -> None:
-        self.rows: list[dict] = []
-        self.raw: dict = {}
-        self.notes: list[str] = []
-        self.errors: list[str] = []
-        # --quick: sizes too small for the targets (fixed per-run/per-process
-        # costs dominate), so verdicts are shown in parentheses.
-        self.indicative = False
-
+class Report(common.Report):
     def row(self, scenario, gitml, peer_name, peer, target=None, kind="ratio", note=""):
         """kind: 'ratio' -> PASS if peer/gitml >= target (target is a factor);
         'abs' -> PASS if gitml < target seconds; 'info' -> no verdict."""
@@ -138,11 +108,9 @@ class Report:
         if kind == "info" or target is None:
             verdict, tgt = "info", ""
         elif kind == "abs":
-            tgt = f"< {fmt_t(target)}"
-            verdict = "n/a" if gitml is None else ("PASS" if gitml < target else "FAIL")
+            verdict, tgt = common.verdict(gitml, lambda g: g < target), f"< {fmt_t(target)}"
         else:
-            tgt = f">= {target:g}x" if target != 1 else ">= 1x"
-            verdict = "n/a" if ratio is None else ("PASS" if ratio >= target else "FAIL")
+            verdict, tgt = common.verdict(ratio, lambda r: r >= target), f">= {target:g}x"
         self.rows.append(
             dict(
                 scenario=scenario,
@@ -158,39 +126,28 @@ class Report:
 
     def print_table(self) -> None:
         hdr = ["scenario", "gitml", "peer", "peer time", "ratio", "target", "result"]
-        lines = []
-        for r in self.rows:
-            lines.append(
-                [
-                    r["scenario"],
-                    fmt_t(r["gitml_s"]),
-                    r["peer"],
-                    fmt_t(r["peer_s"]),
-                    "n/a" if r["ratio"] is None else f"{r['ratio']:.1f}x",
-                    r["target"],
-                    f"({r['verdict']})"
-                    if self.indicative and r["verdict"] in ("PASS", "FAIL")
-                    else r["verdict"],
-                ]
-            )
-        print(common.format_table(hdr, lines))
-        print("\nratio = peer time / gitml time (higher is better for gitml).")
-        verdicts = [r["verdict"] for r in self.rows if r["verdict"] not in ("info",)]
-        print(
-            f"targets: {verdicts.count('PASS')} PASS, {verdicts.count('FAIL')} FAIL, "
-            f"{verdicts.count('n/a')} n/a"
+        lines = [
+            [
+                r["scenario"],
+                fmt_t(r["gitml_s"]),
+                r["peer"],
+                fmt_t(r["peer_s"]),
+                "n/a" if r["ratio"] is None else f"{r['ratio']:.1f}x",
+                r["target"],
+                self.shown(r["verdict"]),
+            ]
+            for r in self.rows
+        ]
+        # --quick: sizes too small for the targets (fixed per-run/per-process costs dominate), so
+        # verdicts are shown in parentheses.
+        self.print_report(
+            hdr,
+            lines,
+            "ratio = peer time / gitml time (higher is better for gitml).",
+            "QUICK MODE: sizes are far below the issue's (fixed costs dominate), so the "
+            "verdicts in parentheses are indicative only; run without --quick for the real check.",
+            [f"  - {r['scenario']} / {r['peer']}: {r['note']}" for r in self.rows if r["note"]],
         )
-        if self.indicative:
-            print(
-                "QUICK MODE: sizes are far below the issue's (fixed costs dominate), so the "
-                "verdicts in parentheses are indicative only; run without --quick for the real check."
-            )
-        for r in self.rows:
-            if r["note"]:
-                print(f"  - {r['scenario']} / {r['peer']}: {r['note']}")
-        common.print_notes(self.notes)
-        for e in self.errors:
-            print(f"ERROR: {e}")
 
 
 # --------------------------------------------------------------------------
@@ -235,7 +192,7 @@ class Gitml:
 def try_(report: Report, label: str, fn, *a, **kw):
     try:
         return fn(*a, **kw)
-    except (WorkerError, subprocess.TimeoutExpired, OSError, json.JSONDecodeError) as e:
+    except (CmdError, subprocess.TimeoutExpired, OSError, json.JSONDecodeError) as e:
         report.errors.append(f"{label}: {e}")
         log(f"ERROR {label}: {e}")
         return None
@@ -619,7 +576,7 @@ def scenario_startup(rep: Report, gm: Gitml, peers_py: str, base: Path, S: dict)
         try:
             run_cmd(cmd, d, timeout=120)  # warm-up (pyc compile, page cache)
             ts = [run_cmd(cmd, d, timeout=120)[0] for _ in range(S["startup_repeat"])]
-        except (WorkerError, subprocess.TimeoutExpired, OSError) as e:
+        except (CmdError, subprocess.TimeoutExpired, OSError) as e:
             rep.errors.append(f"startup {name}: {e}")
             continue
         stats[name] = {"median_s": statistics.median(ts), "best_s": min(ts), "times_s": ts}
@@ -655,18 +612,18 @@ SCENARIOS = {
 
 
 def tool_versions(peers_py: str, gm: Gitml) -> dict:
-    v = {"gitml": gm.version}
-    try:
-        mlflow_v = [peers_py, "-c", "import mlflow; print(mlflow.__version__)"]
-        v["mlflow"] = run_cmd(mlflow_v, REPO)[1].stdout.strip()
-        dvc = Path(os.path.abspath(peers_py)).parent / "dvc"
-        v["dvc"] = run_cmd([dvc, "--version"], REPO)[1].stdout.strip()
-        v["git"] = run_cmd(["git", "--version"], REPO)[1].stdout.strip()
-        v["gitml_python"] = run_cmd([gm.python, "--version"], REPO)[1].stdout.strip()
-        v["peers_python"] = run_cmd([peers_py, "--version"], REPO)[1].stdout.strip()
-    except (WorkerError, OSError) as e:
-        v["error"] = str(e)
-    return v
+    return common.tool_versions(
+        {
+            "gitml": gm.version,
+            "mlflow": [peers_py, "-c", "import mlflow; print(mlflow.__version__)"],
+            "dvc": [Path(os.path.abspath(peers_py)).parent / "dvc", "--version"],
+            "git": ["git", "--version"],
+            "gitml_python": [gm.python, "--version"],
+            "peers_python": [peers_py, "--version"],
+        },
+        REPO,
+        CHILD_ENV,
+    )
 
 
 def main() -> int:
@@ -695,13 +652,11 @@ def main() -> int:
         print(f"peers python not found at {a.peers_python}; run: bash bench/peers.sh", file=sys.stderr)
         return 2
     gm = Gitml(a.gitml_python)
-    rep = Report()
-    rep.indicative = a.quick
+    rep = Report(a.quick)
     if gm.problem:
         rep.notes.append(f"gitml side skipped: {gm.problem}")
         log(f"gitml side skipped: {gm.problem}")
     versions = tool_versions(a.peers_python, gm)
-    log("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
 
     base = Path(tempfile.mkdtemp(prefix="gitml-bench-"))
     log(f"work dir {base}")
@@ -713,7 +668,7 @@ def main() -> int:
                 continue
             try:
                 SCENARIOS[name](rep, gm, a.peers_python, base, S)
-            except (WorkerError, subprocess.TimeoutExpired, OSError, KeyError, TypeError) as e:
+            except (CmdError, subprocess.TimeoutExpired, OSError, KeyError, TypeError) as e:
                 rep.errors.append(f"scenario {name} crashed: {type(e).__name__}: {e}")
                 log(f"scenario {name} crashed: {e}")
     finally:
@@ -724,8 +679,7 @@ def main() -> int:
     common.print_heading("gitml vs MLflow/DVC tracking benchmark", a.quick, elapsed, versions, ", ", sizes)
     rep.print_table()
 
-    fields = {"rows": rep.rows, "raw": rep.raw, "notes": rep.notes, "errors": rep.errors}
-    common.write_results("tracking", a.quick, versions, S, fields, elapsed, a.json)
+    common.write_results("tracking", a.quick, versions, S, rep.fields(), elapsed, a.json)
     return 0
 
 
